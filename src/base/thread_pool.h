@@ -1,0 +1,40 @@
+// A persistent pool of worker threads with cheap fork/join: Run(n, fn) calls fn(i) for every
+// i < n across the workers and the caller, and returns when all are done. Work items are handed
+// out in a fixed static partition so a result never depends on timing.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace mla {
+
+class ThreadPool {
+ public:
+  explicit ThreadPool(int n_threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int size() const { return n_threads_; }
+  // fn(task, thread): thread < size(); task < n_tasks. Thread t runs tasks t, t+size, ...
+  void Run(int64_t n_tasks, const std::function<void(int64_t task, int thread)>& fn);
+
+ private:
+  void Worker(int index);
+  int n_threads_;
+  std::vector<std::thread> workers_;
+  std::mutex mu_;
+  std::condition_variable cv_start_, cv_done_;
+  const std::function<void(int64_t, int)>* job_ = nullptr;
+  int64_t n_tasks_ = 0;
+  uint64_t generation_ = 0;
+  int pending_ = 0;
+  bool stop_ = false;
+};
+
+}  // namespace mla
