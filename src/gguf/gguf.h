@@ -9,6 +9,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "base/dtype.h"
@@ -26,6 +28,8 @@ const char* ValueTypeName(ValueType t);  // "u32", "string", "array", ...
 
 // One metadata value. Scalars keep their on-disk type; arrays keep their element type.
 // Integer arrays and float arrays are widened on read (int64 / double); string arrays are strings.
+// (U64 array items keep their bit pattern in int64.) Unsigned scalars also fill `i` when the value
+// fits in int64, signed scalars also fill `u` when non-negative.
 struct Value {
   ValueType type = ValueType::U8;
   ValueType elem_type = ValueType::U8;  // only for ARRAY
@@ -120,7 +124,13 @@ class File {
   std::vector<std::unique_ptr<MappedFile>> maps_;
   std::vector<std::pair<std::string, Value>> kv_;
   std::vector<TensorInfo> tensors_;
+  std::unordered_map<std::string_view, size_t> tensor_index_;  // name -> index in tensors_
 };
+
+// Split file names as llama.cpp's gguf-split writes them: PREFIX-00001-of-00003.gguf (1-based).
+std::string SplitPath(const std::string& prefix, int split_no, int split_count);
+// Recognises a split file name: fills `prefix`, `split_no` (1-based) and `split_count`.
+bool ParseSplitPath(const std::string& path, std::string* prefix, int* split_no, int* split_count);
 
 // Parses a GGUF image held in memory (used by File::Open on each shard and by the fuzzer).
 // `data` must stay alive as long as the returned infos' data pointers are used.
@@ -130,6 +140,9 @@ struct ParsedShard {
   std::vector<std::pair<std::string, Value>> kv;
   std::vector<TensorInfo> tensors;
   uint64_t data_offset = 0;  // start of the tensor data section
+  // [begin, end) byte range of each metadata value's encoding (after its type id), parallel to
+  // `kv`; used to edit a value in place.
+  std::vector<std::pair<uint64_t, uint64_t>> kv_spans;
 };
 Result<ParsedShard> Parse(const uint8_t* data, size_t size);
 
@@ -154,6 +167,9 @@ class Writer {
   Status AddTensor(const std::string& name, DType type, int n_dims, const int64_t* ne);
   // Writes the next declared tensor (`name` must match it); `nbytes` must equal its size.
   Status WriteTensor(const std::string& name, const void* data, size_t nbytes);
+  // Writes the next declared tensor in consecutive pieces (for tensors too large to hold at once):
+  // the sizes must add up to its size; it is complete, and padded, when its last byte arrives.
+  Status WriteTensorPart(const std::string& name, const void* data, size_t nbytes);
   Status Finish();
   // Paths actually written (one, or the shards), valid after Finish.
   const std::vector<std::string>& outputs() const;

@@ -2,6 +2,15 @@
 // matmul. Each weight type is paired with one activation format; activations are converted to it
 // once per input row, then reused for every weight row. Scalar versions are the oracle; AVX2 and
 // AVX-512 versions are chosen at run time from Cpu() (spec: design.md "Scalar twin").
+//
+// Pairings (kernels_internal.h has the layouts and the exact order of operations):
+//   Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 IQ4_NL    -> Q8_0 rule, 8-bit levels with an f32 scale per 32
+//   Q2_K Q3_K Q4_K Q5_K Q6_K IQ4_XS    -> Q8_K (f32 scale per 256, 16-element sums)
+//   BF16                               -> bf16 on CPUs with AVX512_BF16, else f32
+//   F32 F16 and every other type       -> f32 (other types: dequantized in chunks, then f32)
+// The integer kernels give the same bits on every ISA (and for any tiling: GEMM row t equals GEMV
+// of token t); so do the f32 ones. Only BF16 differs between CPUs, by its activation format.
+// All functions are thread-safe, allocate nothing and keep no state between calls.
 #pragma once
 
 #include <cstddef>
@@ -13,10 +22,13 @@ namespace mla::kernels {
 
 // The activation format paired with weights of `weight` type on the current CPU (for example
 // Q8_0 for Q4_0/Q8_0/IQ4_NL, Q8_K for the K-quants, F32 for types with no integer kernel).
+// It names the quantization rule; the byte layout is the kernels' own (use ActivationRowBytes).
 DType ActivationType(DType weight);
 // Bytes of one activation row of n elements in the paired format.
 size_t ActivationRowBytes(DType weight, int64_t n);
-// Converts one row of n floats into the format paired with `weight`.
+// Converts one row of n floats into the format paired with `weight`. A row prepared for one
+// weight type serves every weight type with the same ActivationType except among the 32-element
+// types, whose layout also depends on the weight type (prepare per weight type there).
 void PrepareActivation(DType weight, const float* x, void* dst, int64_t n);
 
 // y[r - r0] = dot(weight row r, act) for r in [r0, r1). Weight rows are `row_bytes` apart.
@@ -24,7 +36,8 @@ void GemvRows(DType weight, const uint8_t* w, size_t row_bytes, const void* act,
               int64_t r0, int64_t r1, float* y);
 
 // For n_tokens activation rows (act_stride bytes apart): y[t * ldy + (r - r0)] for r in [r0, r1).
-// Tiled so each weight row is read once for all tokens.
+// Tiled: each weight block is decoded once per group of tokens (4 or 8) and the weight rows of a
+// call stay in cache across the groups.
 void GemmRows(DType weight, const uint8_t* w, size_t row_bytes, const void* act,
               size_t act_stride, int64_t n_tokens, int64_t n, int64_t r0, int64_t r1, float* y,
               int64_t ldy);

@@ -1,0 +1,139 @@
+// Kernel micro-benchmarks (run by hand): GemvRows per weight type and ISA column on 2048x2048 and
+// 1408x2048 matrices (rows x n_in), reporting GB/s of weights read; GemmRows with 64 tokens,
+// reporting GMAC/s. Single thread; activations prepared once outside the timed loop.
+//   ./build/<dir>/bench/kernels_bench --benchmark_filter=Gemv/q4_K
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "base/cpu.h"
+#include "kernels/kernels_internal.h"
+#include "quant/quant.h"
+
+namespace mla::kernels {
+namespace {
+
+struct Column {
+  const char* name;
+  KernelTable table;
+};
+
+std::vector<Column> Columns() {
+  const CpuFeatures real = DetectCpu();
+  std::vector<Column> v;
+  v.push_back({"scalar", BuildTable(CpuFeatures{})});
+  if (real.avx2) {
+    CpuFeatures f{};
+    f.avx2 = true;
+    v.push_back({"avx2", BuildTable(f)});
+  }
+  if (real.avx512 && real.avx512_vnni) v.push_back({"avx512", BuildTable(real)});
+  return v;
+}
+
+// rows x n weights of `type`: 16 distinct quantized rows repeated (the speed does not depend on
+// the values, and quantizing 4M elements with the K-quant searches would take long).
+std::vector<uint8_t> Weights(DType type, int64_t rows, int64_t n) {
+  std::mt19937 rng(1);
+  std::normal_distribution<float> nd(0.f, 0.05f);
+  const size_t rb = RowBytes(type, n);
+  std::vector<uint8_t> distinct(rb * 16), w(rb * size_t(rows));
+  std::vector<float> x(static_cast<size_t>(n));
+  for (int r = 0; r < 16; ++r) {
+    for (float& v : x) v = nd(rng);
+    quant::QuantizeRow(type, x.data(), &distinct[size_t(r) * rb], n);
+  }
+  for (int64_t r = 0; r < rows; ++r)
+    std::copy_n(&distinct[size_t(r % 16) * rb], rb, &w[size_t(r) * rb]);
+  return w;
+}
+
+std::vector<uint8_t> Acts(DType act, DType weight, int64_t n_tokens, int64_t n, size_t* stride) {
+  std::mt19937 rng(2);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  *stride = (ActivationRowBytesAs(act, n) + 63) / 64 * 64;
+  std::vector<uint8_t> a(*stride * size_t(n_tokens));
+  std::vector<float> x(static_cast<size_t>(n));
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    for (float& v : x) v = nd(rng);
+    PrepareActivationAs(act, weight, x.data(), &a[size_t(t) * *stride], n);
+  }
+  return a;
+}
+
+// chunk: rows per kernel call (0: all rows in one call; ops/matmul.cc calls 16 at a time).
+void RunGemm(benchmark::State& state, TypeKernels k, DType type, int64_t rows, int64_t n,
+             int64_t n_tokens, int64_t chunk = 0) {
+  const std::vector<uint8_t> w = Weights(type, rows, n);
+  size_t stride = 0;
+  const std::vector<uint8_t> a = Acts(k.act, type, n_tokens, n, &stride);
+  std::vector<float> y(size_t(rows * n_tokens));
+  const int64_t step = chunk > 0 ? chunk : rows;
+  for (auto _ : state) {
+    for (int64_t r = 0; r < rows; r += step)
+      k.gemm(w.data(), RowBytes(type, n), a.data(), stride, n_tokens, n, r, std::min(rows, r + step),
+             y.data() + r, rows);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  const double iters = double(state.iterations());
+  if (n_tokens == 1) {
+    state.counters["GB/s"] = benchmark::Counter(iters * double(w.size()) / 1e9, benchmark::Counter::kIsRate);
+  } else {
+    state.counters["GMAC/s"] = benchmark::Counter(iters * double(rows * n * n_tokens) / 1e9,
+                                                  benchmark::Counter::kIsRate);
+  }
+  state.SetLabel(k.name);
+}
+
+void PrepareBench(benchmark::State& state, DType act, DType weight, int64_t n) {
+  std::vector<float> x(static_cast<size_t>(n), 0.5f);
+  std::vector<uint8_t> a(ActivationRowBytesAs(act, n));
+  for (auto _ : state) {
+    PrepareActivationAs(act, weight, x.data(), a.data(), n);
+    benchmark::DoNotOptimize(a.data());
+  }
+  state.counters["elem/s"] = benchmark::Counter(double(state.iterations() * n), benchmark::Counter::kIsRate);
+}
+
+const bool kRegistered = [] {
+  const DType types[] = {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0,
+                         DType::IQ4_NL, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_XS,
+                         DType::Q2_K, DType::Q3_K, DType::BF16, DType::F16, DType::F32};
+  for (const Column& c : Columns()) {
+    for (DType t : types) {
+      const TypeKernels k = c.table.For(t);
+      for (int64_t rows : {2048, 1408}) {
+        const std::string shape = std::to_string(rows) + "x2048";
+        benchmark::RegisterBenchmark(
+            ("Gemv/" + std::string(Name(t)) + "/" + c.name + "/" + shape).c_str(),
+            [=](benchmark::State& s) { RunGemm(s, k, t, rows, 2048, 1); })
+            ->Unit(benchmark::kMicrosecond);
+      }
+      benchmark::RegisterBenchmark(
+          ("Gemm64/" + std::string(Name(t)) + "/" + c.name + "/2048x2048").c_str(),
+          [=](benchmark::State& s) { RunGemm(s, k, t, 2048, 2048, 64); })
+          ->Unit(benchmark::kMillisecond);
+      // As ops/matmul.cc calls it: 16 rows per call.
+      benchmark::RegisterBenchmark(
+          ("Gemm64/" + std::string(Name(t)) + "/" + c.name + "/2048x2048/rows16").c_str(),
+          [=](benchmark::State& s) { RunGemm(s, k, t, 2048, 2048, 64, 16); })
+          ->Unit(benchmark::kMillisecond);
+      // A few tokens, as one expert gets in a MoE prefill batch.
+      benchmark::RegisterBenchmark(
+          ("Gemm4/" + std::string(Name(t)) + "/" + c.name + "/1408x2048").c_str(),
+          [=](benchmark::State& s) { RunGemm(s, k, t, 1408, 2048, 4); })
+          ->Unit(benchmark::kMicrosecond);
+    }
+  }
+  for (DType act : {DType::Q8_0, DType::Q8_K, DType::BF16})
+    benchmark::RegisterBenchmark(("PrepareActivation/" + std::string(Name(act)) + "/7168").c_str(),
+                                 [=](benchmark::State& s) { PrepareBench(s, act, DType::Q4_0, 7168); });
+  return true;
+}();
+
+}  // namespace
+}  // namespace mla::kernels

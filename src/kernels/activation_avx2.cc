@@ -1,0 +1,87 @@
+// AVX2 activation quantization (ActQ8x32, Q8_K): the arithmetic of activation.cc on 8 lanes — the
+// same max, the same scalar scale, one multiply and a round-to-even per element — so the output is
+// bit-identical to the scalar version (tested).
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/kernels_internal.h"
+
+namespace mla::kernels::avx2 {
+namespace {
+
+// max |x[i]| over n (a multiple of 8) floats; NaN lanes are ignored as in the scalar std::max.
+inline float AbsMax(const float* x, int n) {
+  const __m256 sign = _mm256_set1_ps(-0.f);
+  __m256 m = _mm256_setzero_ps();
+  for (int i = 0; i < n; i += 8) m = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + i)), m);
+  __m128 s = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_max_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// 8 levels as int32: round-to-even(x * id), then clamped to [-127, 127] (NaN -> -127, as the
+// scalar Level(): MAXPS returns its second operand when the first is NaN).
+inline __m256i Levels8(const float* x, __m256 id) {
+  __m256 v = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x), id), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  v = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(-127.f)), _mm256_set1_ps(127.f));
+  return _mm256_cvtps_epi32(v);
+}
+
+// 32 levels as bytes in element order.
+inline __m256i Levels32(const float* x, float id_scalar) {
+  const __m256 id = _mm256_set1_ps(id_scalar);
+  const __m256i w01 = _mm256_packs_epi32(Levels8(x, id), Levels8(x + 8, id));
+  const __m256i w23 = _mm256_packs_epi32(Levels8(x + 16, id), Levels8(x + 24, id));
+  const __m256i b = _mm256_packs_epi16(w01, w23);
+  return _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+// Sums of the 8 groups of 4 consecutive bytes.
+inline __m256i QuadSums(__m256i q) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), q), _mm256_set1_epi16(1));
+}
+
+inline float Scale(float amax, float* d) {
+  const float id = amax > 0.f ? 127.f / amax : 0.f;
+  *d = amax > 0.f ? 1.f / id : 0.f;
+  return id;
+}
+
+}  // namespace
+
+void QuantizeActQ8x32(const float* x, ActQ8x32* dst, int64_t n, int offset) {
+  for (int64_t b = 0; b < n / 32; ++b, x += 32) {
+    ActQ8x32& o = dst[b];
+    const __m256i q = Levels32(x, Scale(AbsMax(x, 32), &o.d));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(o.qs), q);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(o.neg_sums),
+                        _mm256_mullo_epi32(QuadSums(q), _mm256_set1_epi32(-offset)));
+  }
+}
+
+void QuantizeQ8K(const float* x, quant::BlockQ8_K* dst, int64_t n) {
+  for (int64_t b = 0; b < n / quant::kQK_K; ++b, x += quant::kQK_K) {
+    quant::BlockQ8_K& o = dst[b];
+    const float id = Scale(AbsMax(x, quant::kQK_K), &o.d);
+    __m256i quads[8];
+    for (int k = 0; k < 8; ++k) {
+      const __m256i q = Levels32(x + 32 * k, id);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(o.qs + 32 * k), q);
+      quads[k] = QuadSums(q);
+    }
+    // bsums[2k + h] = sum of quads 4h .. 4h+3 of run k.
+    for (int k = 0; k < 8; k += 2) {
+      const __m256i s = _mm256_hadd_epi32(quads[k], quads[k + 1]);  // pairs, per 128-bit lane
+      const __m256i t = _mm256_hadd_epi32(s, s);  // lane 0: k.h0, k+1.h0; lane 1: k.h1, k+1.h1
+      o.bsums[2 * k] = int16_t(_mm256_extract_epi32(t, 0));
+      o.bsums[2 * k + 1] = int16_t(_mm256_extract_epi32(t, 4));
+      o.bsums[2 * k + 2] = int16_t(_mm256_extract_epi32(t, 1));
+      o.bsums[2 * k + 3] = int16_t(_mm256_extract_epi32(t, 5));
+    }
+  }
+}
+
+}  // namespace mla::kernels::avx2

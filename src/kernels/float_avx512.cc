@@ -1,0 +1,191 @@
+// AVX-512 float kernels. F32, F16 and BF16 weights against f32 activations: the canonical 16-lane
+// order of kernels_internal.h in one 512-bit register (masked, zero-filled loads for the tail),
+// bit-identical to the scalar twins. BF16 x BF16: VDPBF16PS, two products per lane per step,
+// matched by scalar::GemmBF16xBF16's emulation.
+// GCC 12's AVX-512 intrinsics fill unused lanes from a deliberately self-initialized
+// _mm512_undefined_*(), which -Wuninitialized reports at every use; the warning is about the header.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <array>
+#include <utility>
+
+#include "kernels/kernels_internal.h"
+
+namespace mla::kernels::avx512 {
+namespace {
+
+// Reduce16 of kernels_internal.h on one register.
+inline float Reduce16(__m512 v) {
+  const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+inline __mmask16 TailMask16(int64_t left) { return __mmask16(left >= 16 ? 0xFFFF : (1u << left) - 1); }
+
+// 16 weights from element i as f32 (mask: the elements that exist, the rest read as 0).
+struct F32Ops {
+  static constexpr int kStep = 16;
+  static __m512 Load(const uint8_t* row, int64_t i, __mmask16 m) {
+    return _mm512_maskz_loadu_ps(m, reinterpret_cast<const float*>(row) + i);
+  }
+};
+struct F16Ops {
+  static constexpr int kStep = 16;
+  static __m512 Load(const uint8_t* row, int64_t i, __mmask16 m) {
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, row + 2 * i));
+  }
+};
+struct BF16Ops {
+  static constexpr int kStep = 16;
+  static __m512 Load(const uint8_t* row, int64_t i, __mmask16 m) {
+    const __m256i h = _mm256_maskz_loadu_epi16(m, row + 2 * i);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  }
+};
+
+template <class Ops, int R, int T>
+void Tile(const uint8_t* w, size_t row_bytes, const uint8_t* act, size_t act_stride, int64_t n,
+          float* y, int64_t ldy) {
+  __m512 acc[R][T];
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
+    for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = TailMask16(n - i);
+    __m512 wv[R];
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) wv[r] = Ops::Load(w + size_t(r) * row_bytes, i, m);
+#pragma GCC unroll 16
+    for (int t = 0; t < T; ++t) {
+      const __m512 a = _mm512_maskz_loadu_ps(m, reinterpret_cast<const float*>(act + size_t(t) * act_stride) + i);
+#pragma GCC unroll 16
+      for (int r = 0; r < R; ++r) acc[r][t] = _mm512_fmadd_ps(wv[r], a, acc[r][t]);
+    }
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
+    for (int t = 0; t < T; ++t) y[t * ldy + r] = Reduce16(acc[r][t]);
+}
+
+// BF16 x BF16: 32 elements per step, VDPBF16PS.
+struct BF16PairOps {};
+template <int R, int T>
+void TileBF16Pairs(const uint8_t* w, size_t row_bytes, const uint8_t* act, size_t act_stride,
+                   int64_t n, float* y, int64_t ldy) {
+  __m512 acc[R][T];
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
+    for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
+  for (int64_t i = 0; i < n; i += 32) {
+    const int64_t left = n - i;
+    const __mmask32 m = left >= 32 ? 0xFFFFFFFFu : __mmask32((1u << left) - 1);
+    __m512bh wv[R];
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r)
+      wv[r] = (__m512bh)_mm512_maskz_loadu_epi16(m, w + size_t(r) * row_bytes + 2 * i);
+#pragma GCC unroll 16
+    for (int t = 0; t < T; ++t) {
+      const __m512bh a = (__m512bh)_mm512_maskz_loadu_epi16(m, act + size_t(t) * act_stride + 2 * i);
+#pragma GCC unroll 16
+      for (int r = 0; r < R; ++r) acc[r][t] = _mm512_dpbf16_ps(acc[r][t], wv[r], a);
+    }
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
+    for (int t = 0; t < T; ++t) y[t * ldy + r] = Reduce16(acc[r][t]);
+}
+
+template <class Ops, int R, int T>
+struct TileOf {
+  static constexpr auto kFn = &Tile<Ops, R, T>;
+};
+template <int R, int T>
+struct TileOf<BF16PairOps, R, T> {
+  static constexpr auto kFn = &TileBF16Pairs<R, T>;
+};
+
+// Weight rows per block of the GEMM loops.
+constexpr int64_t kRowBlock = 64;
+
+using TileFn = void (*)(const uint8_t*, size_t, const uint8_t*, size_t, int64_t, float*, int64_t);
+
+template <class Ops, int RMAX, int TMAX>
+struct Tiles {
+  template <int... I>
+  static constexpr std::array<TileFn, RMAX * TMAX> Make(std::integer_sequence<int, I...>) {
+    return {TileOf<Ops, I / TMAX + 1, I % TMAX + 1>::kFn...};
+  }
+  static constexpr std::array<TileFn, RMAX * TMAX> kFns =
+      Make(std::make_integer_sequence<int, RMAX * TMAX>());
+};
+
+template <class Ops, int RMAX, int TMAX>
+void GemmTiled(const uint8_t* w, size_t row_bytes, const void* act, size_t act_stride,
+               int64_t n_tokens, int64_t n, int64_t r0, int64_t r1, float* y, int64_t ldy) {
+  const uint8_t* a = static_cast<const uint8_t*>(act);
+  // Blocks of kRowBlock rows (kept in L2) x all tokens, token tiles outside row tiles: the
+  // activations stream once per block, the block's weights stay in cache across token tiles.
+  for (int64_t rb = r0; rb < r1; rb += kRowBlock) {
+    const int64_t rb1 = std::min(r1, rb + kRowBlock);
+    for (int64_t t = 0; t < n_tokens; t += TMAX) {
+      const int tt = int(std::min<int64_t>(TMAX, n_tokens - t));
+      for (int64_t r = rb; r < rb1; r += RMAX) {
+        const int rr = int(std::min<int64_t>(RMAX, rb1 - r));
+        Tiles<Ops, RMAX, TMAX>::kFns[(rr - 1) * TMAX + (tt - 1)](
+            w + size_t(r) * row_bytes, row_bytes, a + size_t(t) * act_stride, act_stride, n,
+            y + t * ldy + (r - r0), ldy);
+      }
+    }
+  }
+}
+
+// GEMV: 4 rows; GEMM: 4 rows x 4 tokens (16 accumulators of 32 registers).
+template <class Ops>
+void Gemm(const uint8_t* w, size_t row_bytes, const void* act, size_t act_stride, int64_t n_tokens,
+          int64_t n, int64_t r0, int64_t r1, float* y, int64_t ldy) {
+  if (n_tokens == 1)
+    GemmTiled<Ops, 4, 1>(w, row_bytes, act, act_stride, n_tokens, n, r0, r1, y, ldy);
+  else
+    GemmTiled<Ops, 4, 4>(w, row_bytes, act, act_stride, n_tokens, n, r0, r1, y, ldy);
+}
+
+}  // namespace
+
+void AccumulateF32(const float* w, const float* a, int64_t n, float* acc16) {
+  __m512 acc = _mm512_loadu_ps(acc16);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = TailMask16(n - i);
+    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, w + i), _mm512_maskz_loadu_ps(m, a + i), acc);
+  }
+  _mm512_storeu_ps(acc16, acc);
+}
+
+void GemmF32(const uint8_t* w, size_t row_bytes, const void* act, size_t act_stride,
+             int64_t n_tokens, int64_t n, int64_t r0, int64_t r1, float* y, int64_t ldy) {
+  Gemm<F32Ops>(w, row_bytes, act, act_stride, n_tokens, n, r0, r1, y, ldy);
+}
+void GemmF16(const uint8_t* w, size_t row_bytes, const void* act, size_t act_stride,
+             int64_t n_tokens, int64_t n, int64_t r0, int64_t r1, float* y, int64_t ldy) {
+  Gemm<F16Ops>(w, row_bytes, act, act_stride, n_tokens, n, r0, r1, y, ldy);
+}
+void GemmBF16(const uint8_t* w, size_t row_bytes, const void* act, size_t act_stride,
+              int64_t n_tokens, int64_t n, int64_t r0, int64_t r1, float* y, int64_t ldy) {
+  Gemm<BF16Ops>(w, row_bytes, act, act_stride, n_tokens, n, r0, r1, y, ldy);
+}
+void GemmBF16xBF16(const uint8_t* w, size_t row_bytes, const void* act, size_t act_stride,
+                   int64_t n_tokens, int64_t n, int64_t r0, int64_t r1, float* y, int64_t ldy) {
+  Gemm<BF16PairOps>(w, row_bytes, act, act_stride, n_tokens, n, r0, r1, y, ldy);
+}
+
+}  // namespace mla::kernels::avx512

@@ -1,0 +1,160 @@
+// The kernels layer's own plumbing, shared by its .cc files and its tests (not for other layers:
+// they go through kernels.h). Holds the dispatch table, the activation layouts and the canonical
+// reduction order that every ISA reproduces bit for bit.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "base/cpu.h"
+#include "base/dtype.h"
+#include "kernels/kernels.h"
+#include "quant/blocks.h"
+
+namespace mla::kernels {
+
+// One matrix kernel: for tokens t < n_tokens (activation rows act_stride bytes apart) and weight
+// rows r in [r0, r1): y[t * ldy + (r - r0)] = dot(weight row r, activation row t).
+using GemmFn = void (*)(const uint8_t* w, size_t row_bytes, const void* act, size_t act_stride,
+                        int64_t n_tokens, int64_t n, int64_t r0, int64_t r1, float* y,
+                        int64_t ldy);
+
+// What one weight type uses on one CPU: the activation format and the kernel.
+struct TypeKernels {
+  DType act = DType::F32;
+  GemmFn gemm = nullptr;
+  const char* name = "";  // kernel name for logs, tests and benchmarks ("q4_0.avx512")
+};
+
+inline constexpr int kMaxTypeId = 32;
+
+// The dispatch table: weight type -> kernels, filled once for a set of CPU features.
+struct KernelTable {
+  TypeKernels entry[kMaxTypeId];
+  // The generic path of every dequantizable type on this column (f32 activations): what entry
+  // holds for types without an integer kernel; kept for all types for tests and benchmarks.
+  GemmFn generic[kMaxTypeId] = {};
+  const TypeKernels& For(DType t) const { return entry[uint32_t(t) < kMaxTypeId ? uint32_t(t) : 0]; }
+};
+
+// The table for `cpu` (tests build one per feature subset to compare ISAs); every type of
+// base/dtype.h that has a dequantizer gets an entry.
+KernelTable BuildTable(const CpuFeatures& cpu);
+// The table for Cpu(), built on first use.
+const KernelTable& ActiveTable();
+
+// ---- Activation layouts -------------------------------------------------------------------------
+
+// Activation block paired with 32-element weight blocks (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL),
+// ActivationType Q8_0. Quantized with the Q8_K rule (id = 127/amax, q = round-to-even(x * id) in
+// [-127, 127], d = 1/id in f32, so the scale is not rounded to f16) and laid out for the kernels:
+// neg_sums[j] = -offset * (q[4j] + ... + q[4j+3]), where offset is what the SIMD kernels add to
+// the weight levels to make them unsigned (8 for Q4_0, 16 for Q5_0, 128 for Q8_0 and IQ4_NL), so
+// a VNNI dot product starting from neg_sums yields the signed sum directly. Q4_1 / Q5_1 levels
+// are unsigned already; their offset is -1, so neg_sums holds the plain lane sums of q that the
+// min term m * sum(a) needs.
+struct ActQ8x32 {
+  int32_t neg_sums[8];
+  int8_t qs[32];
+  float d;
+};
+static_assert(sizeof(ActQ8x32) == 68);
+
+// Activation row bytes / preparation for an explicit activation format (kernels.h's versions use
+// ActiveTable()'s choice for the weight type).
+size_t ActivationRowBytesAs(DType act, int64_t n);
+void PrepareActivationAs(DType act, DType weight, const float* x, void* dst, int64_t n);
+
+// Offset of the unsigned weight levels of a 32-element type (see ActQ8x32).
+int ActQ8x32Offset(DType weight);
+// n floats (multiple of 32 / 256) into ActQ8x32 / Q8_K blocks, with the rule of quant.h's Q8_K
+// (the Q8_K output equals quant::QuantizeRow(Q8_K)); AVX2 when the CPU has it, same bits.
+void QuantizeActQ8x32(const float* x, ActQ8x32* dst, int64_t n, int offset);
+void QuantizeQ8K(const float* x, quant::BlockQ8_K* dst, int64_t n);
+
+// ---- Canonical float reduction ------------------------------------------------------------------
+// Every float dot product keeps 16 lanes (element i of the row goes to lane i % 16, one fused
+// multiply-add per element, the row zero-padded to a multiple of 16) and ends with this tree, which
+// is what folding a 512-bit register in halves does. AVX2 keeps the 16 lanes in two registers.
+inline float Reduce8(const float* s) {
+  const float t0 = s[0] + s[4], t1 = s[1] + s[5], t2 = s[2] + s[6], t3 = s[3] + s[7];
+  const float u0 = t0 + t2, u1 = t1 + t3;
+  return u0 + u1;
+}
+inline float Reduce16(const float* acc) {
+  float s[8];
+  for (int i = 0; i < 8; ++i) s[i] = acc[i] + acc[i + 8];
+  return Reduce8(s);
+}
+
+// ---- Canonical integer dot products -------------------------------------------------------------
+// 32-element blocks (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL) x ActQ8x32, 8 float lanes: for each
+// block b in order, with weight levels v (q - 8, q, q5 - 16, q5, q, kIq4nlValues[q]) and
+// s_b = f32(d_w) * d_a (one rounding),
+//   p_j = sum_{k<4} v[4j+k] * a[4j+k]  (exact int32),  lane_j = fma(s_b, float(p_j), lane_j),
+// then for Q4_1 / Q5_1 also lane_j = fma(f32(m_w), float(a[4j] + .. + a[4j+3]) * d_a, lane_j);
+// the row result is Reduce8(lanes). (p_j is what one 32-bit lane of maddubs+madd or of a VNNI
+// dot product holds, so SIMD versions compute it in any way and still match bit for bit.)
+//
+// 256-element super-blocks (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS) x Q8_K: per super-block the
+// whole integer sum is exact in int32: I = sum_s scale_s * sum_{i in s} level_i * a_i (Q2_K: scale
+// sc & 15; Q3_K: levels q - 4 * (1 - hbit), signed scales; Q6_K: levels q - 32; IQ4_XS: scales
+// ls - 32, levels kIq4nlValues), and for Q2_K / Q4_K / Q5_K also M = sum_s min_s * (bsums of s).
+// Then, in super-block order, sum_i = fma(d_a * d, float(I), sum_i) and
+// sum_m = fma(d_a * dmin, float(M), sum_m); the result is sum_i - sum_m (or sum_i).
+
+// Adds w[i] * a[i] for i < n into the 16 lanes (n need not be a multiple of 16: the tail is
+// zero-padded, so callers chunk a row only at multiples of 16).
+using AccumulateF32Fn = void (*)(const float* w, const float* a, int64_t n, float* acc16);
+
+// Weights of any dequantizable type against f32 activations: each row dequantized in chunks into a
+// stack buffer, then the canonical 16-lane f32 dot product (`accumulate` is the ISA's version).
+void GemmDequantF32(DType type, AccumulateF32Fn accumulate, const uint8_t* w, size_t row_bytes,
+                    const void* act, size_t act_stride, int64_t n_tokens, int64_t n, int64_t r0,
+                    int64_t r1, float* y, int64_t ldy);
+
+// ---- Kernels per ISA (each namespace is one column of the dispatch table) ------------------------
+// GemmXxx: weights of type Xxx against the paired activations (ActQ8x32 for Q4_0/Q8_0/IQ4_NL,
+// BlockQ8_K for the K-quants and IQ4_XS, f32 for F32/F16/BF16, bf16 for GemmBF16xBF16).
+#define MLA_KERNELS_DECLARE_GEMM(T)                                                             \
+  void Gemm##T(const uint8_t* w, size_t row_bytes, const void* act, size_t act_stride,          \
+               int64_t n_tokens, int64_t n, int64_t r0, int64_t r1, float* y, int64_t ldy);
+#define MLA_KERNELS_DECLARE_ISA                                                                 \
+  void QuantizeActQ8x32(const float* x, ActQ8x32* dst, int64_t n, int offset);                  \
+  void QuantizeQ8K(const float* x, quant::BlockQ8_K* dst, int64_t n);                           \
+  void AccumulateF32(const float* w, const float* a, int64_t n, float* acc16);                 \
+  MLA_KERNELS_DECLARE_GEMM(Q4_0)                                                                \
+  MLA_KERNELS_DECLARE_GEMM(Q4_1)                                                                \
+  MLA_KERNELS_DECLARE_GEMM(Q5_0)                                                                \
+  MLA_KERNELS_DECLARE_GEMM(Q5_1)                                                                \
+  MLA_KERNELS_DECLARE_GEMM(Q8_0)                                                                \
+  MLA_KERNELS_DECLARE_GEMM(IQ4_NL)                                                              \
+  MLA_KERNELS_DECLARE_GEMM(Q2_K)                                                                \
+  MLA_KERNELS_DECLARE_GEMM(Q3_K)                                                                \
+  MLA_KERNELS_DECLARE_GEMM(Q4_K)                                                                \
+  MLA_KERNELS_DECLARE_GEMM(Q5_K)                                                                \
+  MLA_KERNELS_DECLARE_GEMM(Q6_K)                                                                \
+  MLA_KERNELS_DECLARE_GEMM(IQ4_XS)                                                              \
+  MLA_KERNELS_DECLARE_GEMM(F32)                                                                 \
+  MLA_KERNELS_DECLARE_GEMM(F16)                                                                 \
+  MLA_KERNELS_DECLARE_GEMM(BF16)                                                                \
+  MLA_KERNELS_DECLARE_GEMM(BF16xBF16)
+
+// The oracles: plain C++ with the canonical order (integer sums per lane or per super-block, then
+// the same float operations in the same order as the SIMD versions).
+namespace scalar {
+MLA_KERNELS_DECLARE_ISA
+}  // namespace scalar
+// AVX2 + FMA + F16C (files *_avx2.cc).
+namespace avx2 {
+MLA_KERNELS_DECLARE_ISA
+}  // namespace avx2
+// AVX-512 F/BW/DQ/VL + VNNI; GemmBF16xBF16 also needs AVX512_BF16 (files *_avx512.cc).
+namespace avx512 {
+MLA_KERNELS_DECLARE_ISA
+}  // namespace avx512
+
+#undef MLA_KERNELS_DECLARE_ISA
+#undef MLA_KERNELS_DECLARE_GEMM
+
+}  // namespace mla::kernels

@@ -1,0 +1,143 @@
+#include "model/moe.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+#include "model/workspace.h"
+#include "ops/activation.h"
+#include "ops/matmul.h"
+#include "ops/softmax.h"
+#include "ops/topk.h"
+
+namespace mla {
+
+RouterParams RouterFromConfig(const ModelConfig& c) {
+  return RouterParams{c.gating,          c.n_expert,           c.n_expert_used, c.n_group,
+                      c.n_group_used,    c.expert_weights_norm, c.expert_weights_scale};
+}
+
+int64_t RouteScratchFloats(const RouterParams& p) { return 2 * p.n_expert + p.n_group; }
+int64_t RouteScratchInts(const RouterParams& p) { return p.n_group; }
+
+void Route(const RouterParams& p, const float* logits, const float* bias, int32_t* experts,
+           float* weights, float* fscratch, int32_t* iscratch) {
+  const int64_t E = p.n_expert;
+  float* score = fscratch;
+  float* sel = fscratch + E;
+  std::memcpy(score, logits, size_t(E) * sizeof(float));
+  if (p.gating == GatingFunc::kSoftmax)
+    ops::Softmax(score, E);
+  else
+    ops::Sigmoid(score, E);
+  for (int64_t e = 0; e < E; ++e) sel[e] = bias ? score[e] + bias[e] : score[e];
+
+  if (p.n_group > 1) {
+    // Group score: the maximum without a selection bias (V2 "group_limited_greedy"), the sum of
+    // the two largest biased scores with one (V3 "noaux_tc"); spec §4.2 / §4.4 difference 1.
+    const int64_t size = E / p.n_group;
+    float* gscore = fscratch + 2 * E;
+    for (int64_t g = 0; g < p.n_group; ++g) {
+      const float* s = sel + g * size;
+      if (!bias) {
+        float m = s[0];
+        for (int64_t i = 1; i < size; ++i) m = std::max(m, s[i]);
+        gscore[g] = m;
+      } else {
+        int32_t top2[2];
+        const int64_t n2 = std::min<int64_t>(2, size);
+        ops::TopK(s, size, n2, top2);
+        gscore[g] = n2 == 2 ? s[top2[0]] + s[top2[1]] : s[top2[0]];
+      }
+    }
+    int32_t* keep = iscratch;
+    ops::TopK(gscore, p.n_group, p.n_group_used, keep);
+    for (int64_t g = 0; g < p.n_group; ++g) {
+      const bool kept = std::find(keep, keep + p.n_group_used, int32_t(g)) != keep + p.n_group_used;
+      if (!kept)
+        std::fill_n(sel + g * size, size, -std::numeric_limits<float>::infinity());
+    }
+  }
+  ops::TopK(sel, E, p.n_used, experts);
+
+  // Weights from the unbiased scores (the bias only chooses).
+  float sum = 0;
+  for (int64_t j = 0; j < p.n_used; ++j) {
+    weights[j] = score[experts[j]];
+    sum += weights[j];
+  }
+  if (p.norm && sum != 0)  // spec §4.4 difference 3: plain division, guard only against 0
+    for (int64_t j = 0; j < p.n_used; ++j) weights[j] /= sum;
+  for (int64_t j = 0; j < p.n_used; ++j) weights[j] *= p.scale;
+}
+
+namespace {
+
+// out = down · (SiLU(gate · x) ⊙ (up · x)) for n rows of x.
+void SwiGlu(ThreadPool& pool, const ops::Matrix& gate, const ops::Matrix& up,
+            const ops::Matrix& down, const float* x, int64_t ldx, int64_t n, float* g, float* u,
+            float* out, int64_t ldo, uint8_t* scratch) {
+  const int64_t F = gate.n_out;
+  ops::MatMul(pool, gate, x, ldx, n, g, F, scratch);
+  ops::MatMul(pool, up, x, ldx, n, u, F, scratch);
+  ops::SiluMul(g, u, g, n * F);
+  ops::MatMul(pool, down, g, F, n, out, ldo, scratch);
+}
+
+}  // namespace
+
+void DenseFfn(const LayerWeights& l, ThreadPool& pool, Workspace& ws, int64_t n) {
+  SwiGlu(pool, l.ffn_gate, l.ffn_up, l.ffn_down, ws.xn, ws.n_embd, n, ws.ffn_g, ws.ffn_u,
+         ws.ffn_out, ws.n_embd, ws.act);
+}
+
+void MoeFfn(const ModelConfig& c, const LayerWeights& l, ThreadPool& pool, Workspace& ws,
+            int64_t n) {
+  const int64_t D = c.n_embd, E = c.n_expert, k = c.n_expert_used;
+  const RouterParams rp = RouterFromConfig(c);
+
+  // Router in f32 (spec §4.4 difference 5), then the choice per token.
+  ops::MatMul(pool, l.ffn_gate_inp, ws.xn, D, n, ws.router_logits, E, ws.act);
+  for (int64_t t = 0; t < n; ++t)
+    Route(rp, ws.router_logits + t * E, l.exp_probs_b, ws.expert_ids + t * k,
+          ws.expert_weights + t * k, ws.route_f, ws.route_i);
+
+  // Group (token, slot) pairs per expert, tokens in increasing order within an expert.
+  int64_t* count = ws.expert_count;
+  std::fill_n(count, E + 1, 0);
+  for (int64_t i = 0; i < n * k; ++i) ++count[ws.expert_ids[i] + 1];
+  for (int64_t e = 0; e < E; ++e) count[e + 1] += count[e];  // now start offsets
+  int64_t* fill = ws.expert_fill;
+  std::copy_n(count, E, fill);
+  for (int64_t i = 0; i < n * k; ++i) ws.expert_rows[fill[ws.expert_ids[i]]++] = i;
+
+  // Routed experts, in expert order: each token sums its k outputs in increasing expert index,
+  // whatever the batch (prefill and decode agree).
+  std::fill_n(ws.ffn_out, n * D, 0.0f);
+  for (int64_t e = 0; e < E; ++e) {
+    const int64_t begin = count[e], m = count[e + 1] - begin;
+    if (m == 0) continue;
+    for (int64_t i = 0; i < m; ++i) {
+      const int64_t t = ws.expert_rows[begin + i] / k;
+      std::memcpy(ws.moe_x + i * D, ws.xn + t * D, size_t(D) * sizeof(float));
+    }
+    SwiGlu(pool, l.ffn_gate_exps.Expert(e), l.ffn_up_exps.Expert(e), l.ffn_down_exps.Expert(e),
+           ws.moe_x, D, m, ws.ffn_g, ws.ffn_u, ws.moe_y, D, ws.act);
+    for (int64_t i = 0; i < m; ++i) {
+      const int64_t slot = ws.expert_rows[begin + i];
+      const float w = ws.expert_weights[slot];
+      float* out = ws.ffn_out + (slot / k) * D;
+      const float* y = ws.moe_y + i * D;
+      for (int64_t d = 0; d < D; ++d) out[d] += w * y[d];
+    }
+  }
+
+  // Shared experts: one wider SwiGLU, neither weighted nor scaled.
+  if (!l.ffn_gate_shexp.empty()) {
+    SwiGlu(pool, l.ffn_gate_shexp, l.ffn_up_shexp, l.ffn_down_shexp, ws.xn, D, n, ws.ffn_g,
+           ws.ffn_u, ws.moe_y, D, ws.act);
+    for (int64_t i = 0; i < n * D; ++i) ws.ffn_out[i] += ws.moe_y[i];
+  }
+}
+
+}  // namespace mla

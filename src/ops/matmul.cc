@@ -1,0 +1,69 @@
+#include "ops/matmul.h"
+
+#include <algorithm>
+
+#include "kernels/kernels.h"
+#include "ops/parallel.h"
+
+namespace mla::ops {
+namespace {
+
+// Rows per task. Fixed (never derived from the thread count) so every output element is produced
+// by the same kernel call whatever the number of threads.
+constexpr int64_t kRowChunk = 16;
+// Scratch rows are kept 64-byte aligned for the SIMD kernels.
+constexpr size_t kAlign = 64;
+
+size_t ActStride(const Matrix& w) {
+  const size_t bytes = kernels::ActivationRowBytes(w.type, w.n_in);
+  return (bytes + kAlign - 1) / kAlign * kAlign;
+}
+
+}  // namespace
+
+size_t MatMulScratchBytes(const Matrix& w, int64_t n_rows) {
+  return ActStride(w) * size_t(std::max<int64_t>(n_rows, 1)) + kAlign;
+}
+
+void MatMul(ThreadPool& pool, const Matrix& w, const float* x, int64_t ldx, int64_t n_tokens,
+            float* y, int64_t ldy, uint8_t* scratch) {
+  MatMulGroups(pool, w, 1, x, ldx, 0, n_tokens, y, ldy, 0, scratch);
+}
+
+void MatMulGroups(ThreadPool& pool, const Matrix& w, int64_t n_groups, const float* x,
+                  int64_t ldx, int64_t x_group_stride, int64_t n_tokens, float* y, int64_t ldy,
+                  int64_t y_group_stride, uint8_t* scratch) {
+  if (n_tokens <= 0 || n_groups <= 0) return;
+  const int64_t rows = w.n_out / n_groups;
+  const size_t stride = ActStride(w);
+  uint8_t* act = reinterpret_cast<uint8_t*>(
+      (reinterpret_cast<uintptr_t>(scratch) + kAlign - 1) / kAlign * kAlign);
+
+  // 1. Activations into the weight type's paired format, one row per (group, token).
+  //    Group g's rows are contiguous: act + (g·n_tokens + t)·stride.
+  const int64_t n_act = n_groups * n_tokens;
+  ParallelFor(pool, n_act, [&](int64_t i, int) {
+    const int64_t g = i / n_tokens, t = i % n_tokens;
+    kernels::PrepareActivation(w.type, x + t * ldx + g * x_group_stride, act + size_t(i) * stride,
+                               w.n_in);
+  });
+
+  // 2. Output rows in fixed chunks, per group.
+  const int64_t chunks = (rows + kRowChunk - 1) / kRowChunk;
+  ParallelFor(pool, n_groups * chunks, [&](int64_t task, int) {
+    const int64_t g = task / chunks;
+    const int64_t r0 = (task % chunks) * kRowChunk;
+    const int64_t r1 = std::min(rows, r0 + kRowChunk);
+    const uint8_t* wg = w.data + size_t(g * rows) * w.row_bytes;
+    const uint8_t* ag = act + size_t(g * n_tokens) * stride;
+    float* yg = y + g * y_group_stride;
+    if (n_tokens == 1) {
+      kernels::GemvRows(w.type, wg, w.row_bytes, ag, w.n_in, r0, r1, yg + r0);
+    } else {
+      kernels::GemmRows(w.type, wg, w.row_bytes, ag, stride, n_tokens, w.n_in, r0, r1, yg + r0,
+                        ldy);
+    }
+  });
+}
+
+}  // namespace mla::ops

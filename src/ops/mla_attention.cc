@@ -1,0 +1,100 @@
+#include "ops/mla_attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "ops/parallel.h"
+#include "ops/vec.h"
+#include "quant/quant.h"
+
+namespace mla::ops {
+namespace {
+
+// Cache rows converted and scored together. Fixed: the online-softmax rescaling happens at chunk
+// boundaries, so the chunk size (not the thread count) defines the rounding.
+constexpr int64_t kChunk = 64;
+
+}  // namespace
+
+void ReadLatentRows(const LatentView& cache, int64_t r0, int64_t n, float* out) {
+  for (int64_t r = 0; r < n; ++r) {
+    const uint8_t* src = cache.data + size_t(r0 + r) * cache.row_bytes;
+    float* dst = out + r * cache.row_elems;
+    if (cache.type == DType::F32)
+      std::memcpy(dst, src, size_t(cache.row_elems) * sizeof(float));
+    else
+      quant::DequantizeRow(cache.type, src, dst, cache.row_elems);
+  }
+}
+
+size_t MlaAttentionScratchFloats(const LatentView& cache, int64_t n_head) {
+  // converted rows + scores + per-head running max and sum
+  return size_t(kChunk * cache.row_elems + kChunk + 2 * n_head);
+}
+
+void MlaAttention(ThreadPool& pool, const LatentView& cache, const MlaAttentionArgs& a,
+                  float* scratch) {
+  const int64_t nk = cache.n_latent + cache.n_rope;  // score dot length
+  const int64_t nl = cache.n_latent;
+  const size_t per_thread = MlaAttentionScratchFloats(cache, a.n_head);
+  // Split heads only when there are fewer tokens than threads (decode); grouping never changes
+  // a (token, head) result, only who computes it.
+  const int64_t groups =
+      a.n_tokens >= pool.size() ? 1 : std::min<int64_t>(a.n_head, pool.size());
+  const int64_t heads_per_group = (a.n_head + groups - 1) / groups;
+
+  ParallelFor(pool, a.n_tokens * groups, [&](int64_t task, int thread) {
+    const int64_t t = task / groups;
+    const int64_t h0 = (task % groups) * heads_per_group;
+    const int64_t h1 = std::min(a.n_head, h0 + heads_per_group);
+    float* rows = scratch + size_t(thread) * per_thread;
+    float* scores = rows + kChunk * cache.row_elems;
+    float* run_max = scores + kChunk;
+    float* run_sum = run_max + a.n_head;
+    for (int64_t h = h0; h < h1; ++h) {
+      run_max[h] = -std::numeric_limits<float>::infinity();
+      run_sum[h] = 0;
+      std::fill_n(a.o_lat + (t * a.n_head + h) * nl, nl, 0.0f);
+    }
+    const int64_t n_vis = a.n_visible[t];
+    for (int64_t c0 = 0; c0 < n_vis; c0 += kChunk) {
+      const int64_t n = std::min(kChunk, n_vis - c0);
+      const float* chunk;
+      if (cache.type == DType::F32) {
+        chunk = reinterpret_cast<const float*>(cache.data + size_t(c0) * cache.row_bytes);
+      } else {
+        ReadLatentRows(cache, c0, n, rows);
+        chunk = rows;
+      }
+      const int64_t stride = cache.row_elems;
+      for (int64_t h = h0; h < h1; ++h) {
+        const float* q = a.q + (t * a.n_head + h) * a.q_stride;
+        float* o = a.o_lat + (t * a.n_head + h) * nl;
+        float m = run_max[h];
+        for (int64_t i = 0; i < n; ++i) {
+          scores[i] = a.scale * Dot(q, chunk + i * stride, nk);
+          m = std::max(m, scores[i]);
+        }
+        // Online softmax: rescale what was accumulated under the old maximum.
+        const float rescale = std::exp(run_max[h] - m);
+        float sum = run_sum[h] * rescale;
+        if (rescale != 1.0f) Scale(o, rescale, nl);
+        for (int64_t i = 0; i < n; ++i) {
+          const float p = std::exp(scores[i] - m);
+          sum += p;
+          Axpy(o, p, chunk + i * stride, nl);
+        }
+        run_max[h] = m;
+        run_sum[h] = sum;
+      }
+    }
+    for (int64_t h = h0; h < h1; ++h) {
+      if (run_sum[h] <= 0) continue;
+      Scale(a.o_lat + (t * a.n_head + h) * nl, 1.0f / run_sum[h], nl);
+    }
+  });
+}
+
+}  // namespace mla::ops

@@ -1,0 +1,158 @@
+#include "ops/mla_decompressed.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "kernels/kernels.h"
+#include "ops/parallel.h"
+#include "ops/vec.h"
+#include "quant/quant.h"
+
+namespace mla::ops {
+namespace {
+
+// Cache rows rebuilt per step. Fixed, so the online-softmax rounding does not depend on threads.
+constexpr int64_t kChunk = 128;
+constexpr size_t kAlignFloats = 16;
+
+size_t AlignUp(size_t n) { return (n + kAlignFloats - 1) / kAlignFloats * kAlignFloats; }
+
+// Activation row stride (in floats) for weights of `type` with rows of n elements.
+size_t ActFloats(DType type, int64_t n) {
+  return AlignUp((kernels::ActivationRowBytes(type, n) + sizeof(float) - 1) / sizeof(float));
+}
+
+struct Layout {
+  size_t rows, act, k, v, scores, kt, vt, run_max, run_sum, total;
+};
+
+Layout ScratchLayout(const LatentView& cache, const Matrix& v_b, int64_t d_n, int64_t d_v,
+                     int64_t max_tokens) {
+  const int64_t r_kv = cache.n_latent, d_qk = d_n + cache.n_rope;
+  Layout l;
+  size_t at = 0;
+  auto take = [&](size_t n) {
+    const size_t here = at;
+    at += AlignUp(n);
+    return here;
+  };
+  l.rows = take(size_t(kChunk * cache.row_elems));
+  l.act = take(size_t(kChunk) * ActFloats(DType::F32, r_kv));
+  l.k = take(size_t(kChunk * d_qk));
+  l.v = take(size_t(kChunk * d_v));
+  l.scores = take(size_t(kChunk));
+  l.kt = take(size_t(d_n * r_kv));
+  l.vt = take(size_t(d_v * r_kv));
+  l.run_max = take(size_t(max_tokens));
+  l.run_sum = take(size_t(max_tokens));
+  l.total = at + kAlignFloats;
+  return l;
+}
+
+}  // namespace
+
+size_t MlaDecompressedScratchFloats(const LatentView& cache, const Matrix& k_b, const Matrix& v_b,
+                                    int64_t n_nope, int64_t n_v, int64_t max_tokens) {
+  return ScratchLayout(cache, v_b, n_nope, n_v, max_tokens).total;
+}
+
+void MlaAttentionDecompressed(ThreadPool& pool, const LatentView& cache, const Matrix& k_b,
+                              const Matrix& v_b, const MlaDecompressedArgs& a, float* scratch) {
+  const int64_t r_kv = cache.n_latent, d_r = cache.n_rope, d_n = a.n_nope, d_v = a.n_v;
+  const int64_t d_qk = d_n + d_r;
+  const Layout lay = ScratchLayout(cache, v_b, d_n, d_v, a.n_tokens);
+  int64_t t_max = 0;
+  for (int64_t t = 0; t < a.n_tokens; ++t) t_max = std::max(t_max, a.n_visible[t]);
+  const size_t act_stride = ActFloats(DType::F32, r_kv) * sizeof(float);
+
+  ParallelFor(pool, a.n_head, [&](int64_t h, int thread) {
+    float* base = scratch + size_t(thread) * lay.total;
+    base += (kAlignFloats - (reinterpret_cast<uintptr_t>(base) / sizeof(float)) % kAlignFloats) %
+            kAlignFloats;
+    float* rows = base + lay.rows;
+    uint8_t* act = reinterpret_cast<uint8_t*>(base + lay.act);
+    float* K = base + lay.k;
+    float* V = base + lay.v;
+    float* scores = base + lay.scores;
+    float* kt = base + lay.kt;
+    float* vt = base + lay.vt;
+    float* run_max = base + lay.run_max;
+    float* run_sum = base + lay.run_sum;
+
+    // This head's W_UK as d_n rows of r_kv (k_b stores it transposed: r_kv rows of d_n) and W_UV
+    // (d_v rows of r_kv), both in f32: the rebuilt K/V then need no activation rounding (the
+    // kernels pair quantized weights with 8-bit activations, which costs accuracy when applied
+    // to every cached row rather than once to the attention output).
+    for (int64_t c = 0; c < r_kv; ++c) {
+      float* tmp = rows;  // rows is free until the first chunk
+      quant::DequantizeRow(k_b.type, k_b.data + size_t(h * r_kv + c) * k_b.row_bytes, tmp, d_n);
+      for (int64_t d = 0; d < d_n; ++d) kt[d * r_kv + c] = tmp[d];
+    }
+    for (int64_t j = 0; j < d_v; ++j)
+      quant::DequantizeRow(v_b.type, v_b.data + size_t(h * d_v + j) * v_b.row_bytes, vt + j * r_kv, r_kv);
+    const size_t f32_row = size_t(r_kv) * sizeof(float);
+    const Matrix wk{DType::F32, reinterpret_cast<const uint8_t*>(kt), r_kv, d_n, f32_row};
+    const Matrix wv{DType::F32, reinterpret_cast<const uint8_t*>(vt), r_kv, d_v, f32_row};
+
+    for (int64_t t = 0; t < a.n_tokens; ++t) {
+      run_max[t] = -std::numeric_limits<float>::infinity();
+      run_sum[t] = 0;
+      std::fill_n(a.o + (t * a.n_head + h) * d_v, d_v, 0.0f);
+    }
+    for (int64_t c0 = 0; c0 < t_max; c0 += kChunk) {
+      const int64_t n = std::min(kChunk, t_max - c0);
+      ReadLatentRows(cache, c0, n, rows);
+      // Rebuild this chunk's keys and values: K = [W_UK·C | K_pe], V = W_UV·C.
+      for (int64_t i = 0; i < n; ++i)
+        kernels::PrepareActivation(DType::F32, rows + i * cache.row_elems, act + size_t(i) * act_stride, r_kv);
+      kernels::GemmRows(wk.type, wk.data, wk.row_bytes, act, act_stride, n, r_kv, 0, d_n, K, d_qk);
+      kernels::GemmRows(wv.type, wv.data, wv.row_bytes, act, act_stride, n, r_kv, 0, d_v, V, d_v);
+      for (int64_t i = 0; i < n; ++i)
+        std::copy_n(rows + i * cache.row_elems + r_kv, d_r, K + i * d_qk + d_n);
+
+      for (int64_t t = 0; t < a.n_tokens; ++t) {
+        const int64_t m_rows = std::min(n, a.n_visible[t] - c0);
+        if (m_rows <= 0) continue;
+        const float* q = a.q + t * a.q_stride + h * d_qk;
+        float* o = a.o + (t * a.n_head + h) * d_v;
+        float m = run_max[t];
+        for (int64_t i = 0; i < m_rows; ++i) {
+          scores[i] = a.scale * Dot(q, K + i * d_qk, d_qk);
+          m = std::max(m, scores[i]);
+        }
+        const float rescale = std::exp(run_max[t] - m);
+        float sum = run_sum[t] * rescale;
+        if (rescale != 1.0f) Scale(o, rescale, d_v);
+        for (int64_t i = 0; i < m_rows; ++i) {
+          const float p = std::exp(scores[i] - m);
+          sum += p;
+          Axpy(o, p, V + i * d_v, d_v);
+        }
+        run_max[t] = m;
+        run_sum[t] = sum;
+      }
+    }
+    for (int64_t t = 0; t < a.n_tokens; ++t) {
+      if (run_sum[t] <= 0) continue;
+      Scale(a.o + (t * a.n_head + h) * d_v, 1.0f / run_sum[t], d_v);
+    }
+  });
+}
+
+MlaCost EstimateMlaCost(int64_t H, int64_t r_kv, int64_t d_n, int64_t d_r, int64_t d_v,
+                        int64_t n_tokens, const int64_t* n_visible) {
+  double pairs = 0, t_max = 0;
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    pairs += double(n_visible[t]);
+    t_max = std::max(t_max, double(n_visible[t]));
+  }
+  MlaCost c;
+  // spec §3.7: absorbing q and up-projecting o_lat per token, then 2·r_kv + d_r per pair;
+  // decompressed: rebuilding K_nope and V for every visible row, then d_qk + d_v per pair.
+  c.absorbed = double(H) * (double(n_tokens) * r_kv * (d_n + d_v) + pairs * (2.0 * r_kv + d_r));
+  c.decompressed = double(H) * (t_max * r_kv * (d_n + d_v) + pairs * double(d_n + d_r + d_v));
+  return c;
+}
+
+}  // namespace mla::ops

@@ -1,0 +1,176 @@
+// The integer paths against float64 references. Two bounds per kernel (scalar twin, so every SIMD
+// column, equal to it bit for bit, is covered too):
+//  - against the exact dot product of the dequantized weights and the dequantized activations:
+//    only float rounding of the per-block scale steps, (blocks + 16) * 2^-23 relative to the sum
+//    of |terms| (the scale and min parts of Q4_1/Q5_1/Q2_K/Q4_K/Q5_K add up apart, so their magnitudes count);
+//  - against the f32 activations: that plus the activation rounding, at most half an activation
+//    step per element: sum_i |w_i| * d_a(i) / 2.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "kernel_test_util.h"
+
+namespace mla::kernels::test {
+namespace {
+
+struct Case {
+  DType type;
+  int64_t n;
+};
+
+// The min terms of a Q4_1 / Q5_1 / Q2_K / Q4_K / Q5_K row: the row dequantized with every level zeroed.
+std::vector<float> MinTerms(DType type, const uint8_t* row, int64_t n) {
+  std::vector<float> m(static_cast<size_t>(n), 0.f);
+  const size_t bb = Info(type).block_bytes;
+  size_t levels_from, levels_to = bb;  // the bytes of qh / qs in a block
+  switch (type) {
+    case DType::Q4_1:
+    case DType::Q5_1:
+      levels_from = 4;
+      break;
+    case DType::Q4_K:
+    case DType::Q5_K:
+      levels_from = 16;
+      break;
+    case DType::Q2_K:
+      levels_from = 16;
+      levels_to = 80;
+      break;
+    default:
+      return m;
+  }
+  std::vector<uint8_t> copy(row, row + RowBytes(type, n));
+  for (size_t b = 0; b < copy.size() / bb; ++b)
+    std::fill(copy.begin() + b * bb + levels_from, copy.begin() + b * bb + levels_to, 0);
+  quant::DequantizeRow(type, copy.data(), m.data(), n);
+  return m;
+}
+
+TEST(KernelsAccuracy, IntegerAndFloatPathsWithinBounds) {
+  std::mt19937 rng(11);
+  const int64_t rows = 8, n_tokens = 3;
+  for (const IsaTable& it : AvailableTables())
+  for (DType type : KernelTypes()) {
+    const TypeKernels& k = it.table.For(type);
+    for (int64_t n : {256, 1024}) {
+      for (bool raw : {false, true}) {
+        SCOPED_TRACE(it.name + " " + k.name + " n=" + std::to_string(n) + (raw ? " raw" : ""));
+        const std::vector<uint8_t> w = RandomWeights(type, rows, n, rng, raw);
+        const size_t rb = RowBytes(type, n);
+        const Activations a = MakeActivations(k.act, type, n_tokens, n, rng);
+        std::vector<float> y(size_t(rows * n_tokens));
+        k.gemm(w.data(), rb, a.data.data(), a.stride, n_tokens, n, 0, rows, y.data(), rows);
+        const int64_t blocks = n / std::max<int64_t>(Info(type).block_elems, 16);
+        for (int64_t r = 0; r < rows; ++r) {
+          std::vector<float> wd(static_cast<size_t>(n));
+          quant::DequantizeRow(type, &w[size_t(r) * rb], wd.data(), n);
+          const std::vector<float> mins = MinTerms(type, &w[size_t(r) * rb], n);
+          for (int64_t t = 0; t < n_tokens; ++t) {
+            const uint8_t* arow = &a.data[size_t(t) * a.stride];
+            const std::vector<float> ad = DequantizeActivation(k.act, arow, n);
+            const float* x = &a.x[size_t(t * n)];
+            double exact = 0, mag = 0, vs_x = 0, act_err = 0;
+            for (int64_t i = 0; i < n; ++i) {
+              exact += double(wd[i]) * ad[i];
+              vs_x += double(wd[i]) * x[i];
+              mag += (std::fabs(double(wd[i])) + 2 * std::fabs(double(mins[i]))) * std::fabs(ad[i]);
+              // Half a step of the activation format at element i.
+              double step;
+              if (k.act == DType::Q8_0) {
+                step = reinterpret_cast<const ActQ8x32*>(arow)[i / 32].d;
+              } else if (k.act == DType::Q8_K) {
+                step = reinterpret_cast<const quant::BlockQ8_K*>(arow)[i / 256].d;
+              } else if (k.act == DType::BF16) {
+                step = std::fabs(x[i]) * std::ldexp(1.0, -7);
+              } else {
+                step = 0;
+              }
+              act_err += std::fabs(double(wd[i])) * step / 2;
+            }
+            const double got = y[size_t(t * rows + r)];
+            const double tol = double(blocks + 16) * std::ldexp(1.0, -23) * mag + 1e-30;
+            EXPECT_NEAR(got, exact, tol) << "row " << r << " token " << t;
+            EXPECT_NEAR(got, vs_x, tol + act_err * 1.0001) << "row " << r << " token " << t;
+          }
+        }
+      }
+    }
+  }
+}
+
+// The activation layouts themselves.
+TEST(KernelsAccuracy, ActQ8x32Layout) {
+  std::mt19937 rng(12);
+  const int64_t n = 256;
+  std::vector<float> x = RandomValues(n, rng, 3.f);
+  std::fill(x.begin() + 64, x.begin() + 96, 0.f);  // one all-zero block
+  for (DType weight : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::IQ4_NL}) {
+    std::vector<ActQ8x32> a(n / 32);
+    QuantizeActQ8x32(x.data(), a.data(), n, ActQ8x32Offset(weight));
+    for (int64_t b = 0; b < n / 32; ++b) {
+      float amax = 0;
+      for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(x[b * 32 + i]));
+      EXPECT_FLOAT_EQ(a[b].d, amax / 127.f);
+      for (int j = 0; j < 8; ++j) {
+        int s = 0;
+        for (int i = 0; i < 4; ++i) s += a[b].qs[4 * j + i];
+        EXPECT_EQ(a[b].neg_sums[j], -ActQ8x32Offset(weight) * s);
+      }
+      for (int i = 0; i < 32; ++i) {
+        EXPECT_GE(a[b].qs[i], -127);
+        EXPECT_NEAR(a[b].d * a[b].qs[i], x[b * 32 + i], a[b].d * 0.5f + 1e-7f);
+      }
+    }
+    EXPECT_EQ(a[2].d, 0.f);
+  }
+  // Non-finite input must not reach an undefined int conversion.
+  std::vector<float> bad(32, 1.f);
+  bad[3] = std::nanf("");
+  bad[5] = INFINITY;
+  ActQ8x32 o;
+  QuantizeActQ8x32(bad.data(), &o, 32, 8);
+  for (int i = 0; i < 32; ++i) EXPECT_LE(std::abs(int(o.qs[i])), 127);
+}
+
+// The AVX2 activation quantizers give the scalar bytes, and Q8_K is quant.h's Q8_K exactly.
+TEST(KernelsAccuracy, ActivationQuantizersAgree) {
+  std::mt19937 rng(13);
+  const int64_t n = 2048;
+  std::vector<float> x = RandomValues(n, rng, 3.f);
+  x[5] = std::nanf("");
+  x[300] = INFINITY;
+  x[301] = -INFINITY;
+  x[700] = 1e-40f;  // subnormal
+  std::fill(x.begin() + 512, x.begin() + 768, 0.f);  // an all-zero super-block
+  std::vector<quant::BlockQ8_K> ref(n / 256), sc(n / 256), simd(n / 256);
+  quant::QuantizeRow(DType::Q8_K, x.data(), ref.data(), n);
+  scalar::QuantizeQ8K(x.data(), sc.data(), n);
+  EXPECT_EQ(std::memcmp(ref.data(), sc.data(), sizeof(quant::BlockQ8_K) * ref.size()), 0);
+  std::vector<ActQ8x32> a_sc(n / 32), a_simd(n / 32);
+  scalar::QuantizeActQ8x32(x.data(), a_sc.data(), n, 8);
+  if (DetectCpu().avx2) {
+    avx2::QuantizeQ8K(x.data(), simd.data(), n);
+    EXPECT_EQ(std::memcmp(ref.data(), simd.data(), sizeof(quant::BlockQ8_K) * ref.size()), 0);
+    for (int offset : {8, 16, 128, -1}) {
+      scalar::QuantizeActQ8x32(x.data(), a_sc.data(), n, offset);
+      avx2::QuantizeActQ8x32(x.data(), a_simd.data(), n, offset);
+      EXPECT_EQ(std::memcmp(a_sc.data(), a_simd.data(), sizeof(ActQ8x32) * a_sc.size()), 0) << offset;
+    }
+  }
+}
+
+TEST(KernelsAccuracy, ActivationFormats) {
+  EXPECT_EQ(ActivationRowBytesAs(DType::Q8_0, 64), 2 * sizeof(ActQ8x32));
+  EXPECT_EQ(ActivationRowBytesAs(DType::Q8_K, 512), 2 * sizeof(quant::BlockQ8_K));
+  EXPECT_EQ(ActivationRowBytesAs(DType::BF16, 10), 20u);
+  EXPECT_EQ(ActivationRowBytesAs(DType::F32, 10), 40u);
+  const KernelTable scalar_table = BuildTable(CpuFeatures{});
+  EXPECT_EQ(scalar_table.For(DType::Q4_0).act, DType::Q8_0);
+  EXPECT_EQ(scalar_table.For(DType::Q4_K).act, DType::Q8_K);
+  EXPECT_EQ(scalar_table.For(DType::Q8_1).act, DType::F32);  // generic path
+  EXPECT_EQ(scalar_table.For(DType::BF16).act, DType::F32);
+}
+
+}  // namespace
+}  // namespace mla::kernels::test

@@ -1,0 +1,125 @@
+// The fused absorbed attention against a plain two-pass softmax in double, for every cache type,
+// and its independence of the thread count.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "ops/mla_attention.h"
+#include "ops/mla_decompressed.h"
+#include "quant/quant.h"
+
+namespace mla::ops {
+namespace {
+
+struct Case {
+  DType type;
+  int64_t n_latent, n_rope;
+};
+
+class MlaAttentionTest : public ::testing::TestWithParam<Case> {};
+
+TEST_P(MlaAttentionTest, MatchesTwoPassSoftmax) {
+  const Case c = GetParam();
+  const int64_t n_head = 3, n_ctx = 150, n_tok = 4, nk = c.n_latent + c.n_rope;
+  const int64_t block = Info(c.type).block_elems;
+  const int64_t row_elems = (nk + block - 1) / block * block;
+  const size_t row_bytes = RowBytes(c.type, row_elems);
+  std::mt19937 rng(3);
+  std::normal_distribution<float> nd(0, 1);
+
+  // Cache rows, stored in the type, and their dequantized values (the reference's input).
+  std::vector<uint8_t> cache(row_bytes * size_t(n_ctx));
+  std::vector<float> rows(static_cast<size_t>(row_elems * n_ctx), 0.0f);
+  for (int64_t r = 0; r < n_ctx; ++r) {
+    std::vector<float> v(static_cast<size_t>(row_elems), 0.0f);
+    for (int64_t i = 0; i < nk; ++i) v[size_t(i)] = nd(rng);
+    quant::QuantizeRow(c.type, v.data(), cache.data() + size_t(r) * row_bytes, row_elems);
+    quant::DequantizeRow(c.type, cache.data() + size_t(r) * row_bytes, rows.data() + r * row_elems,
+                         row_elems);
+  }
+  const LatentView view{c.type, cache.data(), row_bytes, c.n_latent, c.n_rope, row_elems};
+  std::vector<float> q(static_cast<size_t>(n_tok * n_head * nk));
+  for (float& v : q) v = nd(rng);
+  // Visible lengths: below a chunk, across chunk boundaries, the whole cache.
+  std::vector<int64_t> vis = {1, 63, 129, n_ctx};
+  const float scale = 0.3f;
+
+  MlaAttentionArgs a;
+  a.n_tokens = n_tok;
+  a.n_head = n_head;
+  a.q = q.data();
+  a.q_stride = nk;
+  a.n_visible = vis.data();
+  a.scale = scale;
+  std::vector<float> out1(static_cast<size_t>(n_tok * n_head * c.n_latent)), out2(out1.size()),
+      out3(out1.size());
+  ThreadPool one(1), two(2), eight(8);
+  std::vector<float> scratch(MlaAttentionScratchFloats(view, n_head) * 8);
+  a.o_lat = out1.data();
+  MlaAttention(one, view, a, scratch.data());
+  a.o_lat = out2.data();
+  MlaAttention(two, view, a, scratch.data());
+  a.o_lat = out3.data();
+  MlaAttention(eight, view, a, scratch.data());  // more threads than tokens: heads split
+  EXPECT_EQ(out1, out2);
+  EXPECT_EQ(out1, out3);
+
+  for (int64_t t = 0; t < n_tok; ++t)
+    for (int64_t h = 0; h < n_head; ++h) {
+      const float* qh = q.data() + (t * n_head + h) * nk;
+      std::vector<double> s(static_cast<size_t>(vis[size_t(t)]));
+      double mx = -1e300;
+      for (int64_t r = 0; r < vis[size_t(t)]; ++r) {
+        double d = 0;
+        for (int64_t i = 0; i < nk; ++i) d += double(qh[i]) * rows[size_t(r * row_elems + i)];
+        s[size_t(r)] = scale * d;
+        mx = std::max(mx, s[size_t(r)]);
+      }
+      double z = 0;
+      for (double& v : s) z += (v = std::exp(v - mx));
+      for (int64_t ci = 0; ci < c.n_latent; ++ci) {
+        double o = 0;
+        for (int64_t r = 0; r < vis[size_t(t)]; ++r)
+          o += s[size_t(r)] / z * rows[size_t(r * row_elems + ci)];
+        EXPECT_NEAR(out1[size_t((t * n_head + h) * c.n_latent + ci)], o, 2e-5)
+            << "t " << t << " h " << h << " c " << ci;
+      }
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(CacheTypes, MlaAttentionTest,
+                         ::testing::Values(Case{DType::F32, 32, 8}, Case{DType::F16, 32, 8},
+                                           Case{DType::BF16, 64, 16},
+                                           Case{DType::Q8_0, 32, 8},  // 40 values padded to 64
+                                           Case{DType::Q8_0, 64, 32}),
+                         [](const auto& info) {
+                           return std::string(Name(info.param.type)) + "_" +
+                                  std::to_string(info.param.n_latent);
+                         });
+
+}  // namespace
+}  // namespace mla::ops
+
+namespace mla::ops {
+namespace {
+
+// spec §3.7, V3 shapes (H 128, r_kv 512, d_n 128, d_r 64, d_v 128): absorbed decode costs
+// 16,777,216 + 139,264·T multiply-adds; rebuilding K/V from the latent costs
+// T·H·r_kv·(d_n + d_v) + H·T·(d_qk + d_v).
+TEST(MlaCost, SpecNumbersAndChoice) {
+  const int64_t T = 4096;
+  const MlaCost decode = EstimateMlaCost(128, 512, 128, 64, 128, 1, &T);
+  EXPECT_EQ(decode.absorbed, 16777216.0 + 139264.0 * T);
+  EXPECT_EQ(decode.decompressed, double(T) * 128 * 512 * 256 + 128.0 * T * 320);
+  EXPECT_LT(decode.absorbed, decode.decompressed);
+  // A 2048-token prefill from position 0: decompressing once per batch wins.
+  std::vector<int64_t> vis(2048);
+  for (size_t i = 0; i < vis.size(); ++i) vis[i] = int64_t(i) + 1;
+  const MlaCost prefill = EstimateMlaCost(128, 512, 128, 64, 128, 2048, vis.data());
+  EXPECT_LT(prefill.decompressed, prefill.absorbed);
+}
+
+}  // namespace
+}  // namespace mla::ops
