@@ -1,6 +1,9 @@
-// Kernel micro-benchmarks (run by hand): GemvRows per weight type and ISA column on 2048x2048 and
-// 1408x2048 matrices (rows x n_in), reporting GB/s of weights read; GemmRows with 64 tokens,
-// reporting GMAC/s. Single thread; activations prepared once outside the timed loop.
+// Kernel micro-benchmarks (run by hand): GemvRows per weight type and ISA column on 2048x2048,
+// 1408x2048, (cache-resident) 256x2048 and (DRAM-bound) 96 MiB matrices (rows x n_in), reporting
+// GB/s of weights read;
+// GemmRows with 64 tokens (in one call, and in 16-row calls as ops/matmul.cc makes them) and with
+// 4 tokens (one expert's share of a MoE batch), reporting GMAC/s; activation quantization.
+// Single thread; activations prepared once outside the timed loop.
 //   ./build/<dir>/bench/kernels_bench --benchmark_filter=Gemv/q4_K
 #include <benchmark/benchmark.h>
 
@@ -106,13 +109,19 @@ const bool kRegistered = [] {
   for (const Column& c : Columns()) {
     for (DType t : types) {
       const TypeKernels k = c.table.For(t);
-      for (int64_t rows : {2048, 1408}) {
+      for (int64_t rows : {2048, 1408, 256}) {
         const std::string shape = std::to_string(rows) + "x2048";
         benchmark::RegisterBenchmark(
             ("Gemv/" + std::string(Name(t)) + "/" + c.name + "/" + shape).c_str(),
             [=](benchmark::State& s) { RunGemm(s, k, t, rows, 2048, 1); })
             ->Unit(benchmark::kMicrosecond);
       }
+      // Weights far larger than the caches (96 MiB): what decode sees on a big model.
+      const int64_t cold_rows = (int64_t(96) << 20) / int64_t(RowBytes(t, 2048));
+      benchmark::RegisterBenchmark(
+          ("Gemv/" + std::string(Name(t)) + "/" + c.name + "/96MiB").c_str(),
+          [=](benchmark::State& s) { RunGemm(s, k, t, cold_rows, 2048, 1); })
+          ->Unit(benchmark::kMillisecond);
       benchmark::RegisterBenchmark(
           ("Gemm64/" + std::string(Name(t)) + "/" + c.name + "/2048x2048").c_str(),
           [=](benchmark::State& s) { RunGemm(s, k, t, 2048, 2048, 64); })

@@ -379,7 +379,8 @@ int main(int argc, char** argv) {
   CLI::App app{"mla-bench: prompt and generation speed of a DeepSeek-V2/V3 GGUF (llama-bench flags)"};
   app.add_option("-m,--model", o.models, "model file(s); comma-separated or repeated")->delimiter(',');
   app.add_option("-p,--n-prompt", o.prompts, "prompt lengths (pp tests), e.g. 512 or 128,512")->delimiter(',');
-  app.add_option("-n,--n-gen", o.gens, "generation lengths (tg tests)")->delimiter(',');
+  auto* n_gen = app.add_option("-n,--n-gen", o.gens, "generation lengths (tg tests); with --sweep, tokens generated at every depth")
+                    ->delimiter(',');
   app.add_option("--prompt-gen", o.pgs, "-pg pp,tg: a prompt then a generation in one test (repeatable)");
   app.add_option("-d,--n-depth", o.depths, "tokens already in the cache before each test")->delimiter(',');
   app.add_option("-t,--threads", o.threads, "thread counts")->delimiter(',');
@@ -390,7 +391,7 @@ int main(int argc, char** argv) {
   app.add_option("-o,--output", o.output, "output format")->check(CLI::IsMember({"md", "json", "jsonl", "csv"}));
   app.add_flag("--sweep", o.sweep, "fill the context in steps of -ub, timing a prompt step and -n tokens at every depth");
   app.add_option("-c,--ctx-size", o.sweep_ctx, "sweep: context to fill")->check(CLI::Range(int64_t(1), int64_t(1) << 24));
-  app.add_option("--sweep-gen", o.sweep_gen, "sweep: tokens generated at every depth (default ub/4)");
+  app.add_option("--sweep-gen", o.sweep_gen, "sweep: tokens generated at every depth (default -n if given, else ub/4)");
   app.add_option("--bw-bytes", o.bw_bytes, "bytes read by the bandwidth test");
   app.add_option("--bw-passes", o.bw_passes, "passes of the bandwidth test")->check(CLI::Range(1, 100));
   app.add_flag("--bandwidth", o.bandwidth_only, "only measure read bandwidth and kernel peak (needs no model)");
@@ -420,6 +421,11 @@ int main(int argc, char** argv) {
        batches = ParseIntList(o.batches, "-b", 1), ubatches = ParseIntList(o.ubatches, "-ub", 1);
   for (auto* r : {&prompts, &gens, &depths, &threads, &batches, &ubatches})
     if (!r->ok()) return Fail(r->status().message());
+  // llama-sweep-bench reads the tokens generated per step from -n.
+  if (o.sweep && o.sweep_gen < 0 && n_gen->count() > 0) {
+    if (gens.value().size() != 1) return Fail("--sweep: expected one -n value (tokens generated per step)");
+    o.sweep_gen = gens.value()[0];
+  }
   if (threads.value().empty()) threads.value().push_back(std::max(1u, std::thread::hardware_concurrency()));
   std::vector<std::pair<int64_t, int64_t>> pgs;
   for (const std::string& pg : o.pgs) {

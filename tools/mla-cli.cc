@@ -118,6 +118,10 @@ int main(int argc, char** argv) {
   std::string attention = "auto";
   app.add_option("--attention", attention, "MLA form: auto (fewest multiply-adds per batch), absorbed, decompressed")
       ->check(CLI::IsMember({"auto", "absorbed", "decompressed"}))->capture_default_str();
+  bool context_shift = false;
+  int64_t n_keep = 0;
+  app.add_flag("--context-shift", context_shift, "at a full context keep --keep tokens, drop half the rest and go on");
+  app.add_option("--keep,--n-keep", n_keep, "tokens kept at the start on a context shift (-1: the prompt)")->capture_default_str();
   app.add_flag("--no-display-prompt", no_display_prompt, "do not print the prompt");
   app.add_flag("-v,--verbose", verbose, "debug logging");
   app.add_flag("--log-disable", quiet, "no log output (errors only)");
@@ -240,6 +244,8 @@ int main(int argc, char** argv) {
       };
       mla::GenerateOptions go;
       go.n_predict = n_predict;
+      go.context_shift = context_shift;
+      go.n_keep = std::max<int64_t>(n_keep, 0);
       mla::GenerateStats turn;
       if (auto st = mla::Generate(session, sampler, tok, rest, go, on_token, &turn); !st.ok())
         return Fail(st.message());
@@ -271,6 +277,8 @@ int main(int argc, char** argv) {
   std::vector<float> prompt_logits;
   mla::GenerateOptions go;
   go.n_predict = n_predict;
+  go.context_shift = context_shift;
+  go.n_keep = n_keep < 0 ? int64_t(ids.size()) : n_keep;
   if (!logits_out.empty()) {
     prompt_logits.resize(ids.size() * size_t(n_vocab));
     go.prompt_logits = prompt_logits.data();

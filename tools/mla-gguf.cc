@@ -1,14 +1,19 @@
 // mla-gguf: inspect and edit GGUF files.
 //   mla-gguf info FILE [--json] [--max-items N]
 //   mla-gguf set FILE KEY=TYPE:VALUE [KEY=TYPE:VALUE ...]
-// This file only parses flags; the work is done by src/gguf (inspect.h, edit.h) and
-// DetectLayout (src/model/layout.h). Later subcommands (synth, upgrade) follow the same shape.
+//   mla-gguf upgrade OLD.gguf NEW.gguf [--kb-type auto|f16|bf16|q8_0]
+//   mla-gguf synth -o FILE [--shape v2-lite|v2|v3] [--type q4_0] [--layout mla|split2d|legacy] ...
+// This file only parses flags; the work is done by src/gguf (inspect.h, edit.h), DetectLayout
+// (src/model/layout.h) and src/convert (upgrade.h, synth.h).
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <string>
 #include <vector>
 
+#include "convert/synth.h"
+#include "convert/tensor_plan.h"
+#include "convert/upgrade.h"
 #include "gguf/edit.h"
 #include "gguf/gguf.h"
 #include "gguf/inspect.h"
@@ -52,6 +57,26 @@ int Set(const std::string& path, const std::vector<std::string>& assignments) {
   return 0;
 }
 
+int Upgrade(const mla::convert::UpgradeOptions& options) {
+  auto report = mla::convert::UpgradeToMla(options);
+  if (!report.ok()) return Fail(report.status().message());
+  std::printf("%s: %lld layers upgraded to the MLA layout (attn_k_b %s, attn_v_b %s)\n",
+              options.output_path.c_str(), (long long)report->layers, mla::Name(report->k_b_type),
+              mla::Name(report->v_b_type));
+  return 0;
+}
+
+int Synth(mla::convert::SynthOptions options, const std::string& layout) {
+  auto parsed = mla::convert::ParseLayout(layout);
+  if (!parsed.ok()) return Fail(parsed.status().message());
+  options.layout = *parsed;
+  auto report = mla::convert::WriteSyntheticModel(options);
+  if (!report.ok()) return Fail(report.status().message());
+  std::printf("%s: synthetic %s model written\n", options.output_path.c_str(),
+              options.shape.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -75,6 +100,31 @@ int main(int argc, char** argv) {
   set->add_option("FILE", set_path, "GGUF file (the first shard of a split model)")->required();
   set->add_option("ASSIGNMENT", assignments, "KEY=TYPE:VALUE")->required();
 
+  mla::convert::UpgradeOptions up;
+  CLI::App* upgrade = app.add_subcommand(
+      "upgrade", "rewrite a legacy/split2d file into the MLA layout (attn_k_b/attn_v_b derived)");
+  upgrade->add_option("OLD", up.input_path, "legacy or split2d GGUF")->required();
+  upgrade->add_option("NEW", up.output_path, "output GGUF")->required();
+  upgrade->add_option("--kb-type", up.derived_type,
+                      "type of the derived attn_k_b/attn_v_b (auto: exact float, or q8_0 for a "
+                      "quantized attn_kv_b)");
+  upgrade->add_option("-t,--threads", up.threads, "worker threads (default: all)");
+  upgrade->add_flag("!--no-progress", up.progress, "no progress bar");
+
+  mla::convert::SynthOptions syn;
+  std::string syn_layout = "mla";
+  CLI::App* synth = app.add_subcommand(
+      "synth", "write a full-size random-weight model of a real DeepSeek shape (for benchmarks)");
+  synth->add_option("-o,--output", syn.output_path, "output GGUF")->required();
+  synth->add_option("--shape", syn.shape, "v2-lite, v2 or v3");
+  synth->add_option("--type", syn.type, "weight type (q4_0, q8_0, q4_K, bf16, ...)");
+  synth->add_option("--layout", syn_layout, "mla, split2d or legacy");
+  synth->add_option("--layers", syn.layers, "layer count (default: the shape's)");
+  synth->add_option("--vocab", syn.vocab, "vocabulary size (default: the shape's)");
+  synth->add_option("--seed", syn.seed, "random seed");
+  synth->add_option("-t,--threads", syn.threads, "worker threads (default: all)");
+  synth->add_flag("!--no-progress", syn.progress, "no progress bar");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -87,5 +137,7 @@ int main(int argc, char** argv) {
   }
   if (info->parsed()) return Info(info_path, json, max_items);
   if (set->parsed()) return Set(set_path, assignments);
-  return Fail("expected a subcommand: info or set");
+  if (upgrade->parsed()) return Upgrade(up);
+  if (synth->parsed()) return Synth(syn, syn_layout);
+  return Fail("expected a subcommand: info, set, upgrade or synth");
 }

@@ -25,6 +25,7 @@ inline float Reduce16(__m256 lo, __m256 hi) {
 // Loads 16 weights starting at element i as f32 (lanes 0-7, 8-15); Tail loads the last n - i < 16
 // of them zero-padded.
 struct F32Ops {
+  static constexpr int kBytes = 4;  // per weight
   static void Load(const uint8_t* row, int64_t i, __m256* lo, __m256* hi) {
     const float* p = reinterpret_cast<const float*>(row) + i;
     *lo = _mm256_loadu_ps(p);
@@ -39,6 +40,7 @@ struct F32Ops {
 };
 
 struct F16Ops {
+  static constexpr int kBytes = 2;
   static void Load(const uint8_t* row, int64_t i, __m256* lo, __m256* hi) {
     const __m128i* p = reinterpret_cast<const __m128i*>(row + 2 * i);
     *lo = _mm256_cvtph_ps(_mm_loadu_si128(p));
@@ -52,6 +54,7 @@ struct F16Ops {
 };
 
 struct BF16Ops {
+  static constexpr int kBytes = 2;
   static __m256 Widen(__m128i h) { return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16)); }
   static void Load(const uint8_t* row, int64_t i, __m256* lo, __m256* hi) {
     const __m128i* p = reinterpret_cast<const __m128i*>(row + 2 * i);
@@ -90,6 +93,8 @@ void Tile(const uint8_t* w, size_t row_bytes, const uint8_t* act, size_t act_str
         Ops::Load(w + size_t(r) * row_bytes, i, &wl[r], &wh[r]);
       else
         Ops::Tail(w + size_t(r) * row_bytes, i, n, &wl[r], &wh[r]);
+      // The next tile's rows (see tile_q32.h); a line per row per step (F16/BF16: twice).
+      _mm_prefetch(reinterpret_cast<const char*>(w + size_t(r + R) * row_bytes) + i * Ops::kBytes, _MM_HINT_T1);
     }
 #pragma GCC unroll 16
     for (int t = 0; t < T; ++t) {

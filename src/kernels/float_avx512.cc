@@ -29,26 +29,58 @@ inline float Reduce16(__m512 v) {
 
 inline __mmask16 TailMask16(int64_t left) { return __mmask16(left >= 16 ? 0xFFFF : (1u << left) - 1); }
 
-// 16 weights from element i as f32 (mask: the elements that exist, the rest read as 0).
+// 16 weights from element i as f32; the masked versions read only the elements that exist (the
+// rest are 0), for the tail of a row.
 struct F32Ops {
-  static constexpr int kStep = 16;
+  static constexpr int kBytes = 4;  // per weight
+  static __m512 Load(const uint8_t* row, int64_t i) {
+    return _mm512_loadu_ps(reinterpret_cast<const float*>(row) + i);
+  }
   static __m512 Load(const uint8_t* row, int64_t i, __mmask16 m) {
     return _mm512_maskz_loadu_ps(m, reinterpret_cast<const float*>(row) + i);
   }
 };
 struct F16Ops {
-  static constexpr int kStep = 16;
+  static constexpr int kBytes = 2;
+  static __m512 Load(const uint8_t* row, int64_t i) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * i)));
+  }
   static __m512 Load(const uint8_t* row, int64_t i, __mmask16 m) {
     return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, row + 2 * i));
   }
 };
 struct BF16Ops {
-  static constexpr int kStep = 16;
-  static __m512 Load(const uint8_t* row, int64_t i, __mmask16 m) {
-    const __m256i h = _mm256_maskz_loadu_epi16(m, row + 2 * i);
+  static constexpr int kBytes = 2;
+  static __m512 Widen(__m256i h) {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
   }
+  static __m512 Load(const uint8_t* row, int64_t i) {
+    return Widen(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * i)));
+  }
+  static __m512 Load(const uint8_t* row, int64_t i, __mmask16 m) {
+    return Widen(_mm256_maskz_loadu_epi16(m, row + 2 * i));
+  }
 };
+
+// One step of 16 elements for an R x T tile (Masked: the row's last, partial step).
+template <class Ops, int R, int T, bool kMasked>
+inline void Step(const uint8_t* w, size_t row_bytes, const uint8_t* act, size_t act_stride,
+                 int64_t i, __mmask16 m, __m512 (&acc)[R][T]) {
+  __m512 wv[R];
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+    wv[r] = kMasked ? Ops::Load(w + size_t(r) * row_bytes, i, m) : Ops::Load(w + size_t(r) * row_bytes, i);
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)  // the next tile's rows (see tile_q32.h)
+    _mm_prefetch(reinterpret_cast<const char*>(w + size_t(r + R) * row_bytes) + i * Ops::kBytes, _MM_HINT_T1);
+#pragma GCC unroll 16
+  for (int t = 0; t < T; ++t) {
+    const float* a = reinterpret_cast<const float*>(act + size_t(t) * act_stride) + i;
+    const __m512 av = kMasked ? _mm512_maskz_loadu_ps(m, a) : _mm512_loadu_ps(a);
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) acc[r][t] = _mm512_fmadd_ps(wv[r], av, acc[r][t]);
+  }
+}
 
 template <class Ops, int R, int T>
 void Tile(const uint8_t* w, size_t row_bytes, const uint8_t* act, size_t act_stride, int64_t n,
@@ -58,18 +90,9 @@ void Tile(const uint8_t* w, size_t row_bytes, const uint8_t* act, size_t act_str
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 16
     for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
-  for (int64_t i = 0; i < n; i += 16) {
-    const __mmask16 m = TailMask16(n - i);
-    __m512 wv[R];
-#pragma GCC unroll 16
-    for (int r = 0; r < R; ++r) wv[r] = Ops::Load(w + size_t(r) * row_bytes, i, m);
-#pragma GCC unroll 16
-    for (int t = 0; t < T; ++t) {
-      const __m512 a = _mm512_maskz_loadu_ps(m, reinterpret_cast<const float*>(act + size_t(t) * act_stride) + i);
-#pragma GCC unroll 16
-      for (int r = 0; r < R; ++r) acc[r][t] = _mm512_fmadd_ps(wv[r], a, acc[r][t]);
-    }
-  }
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) Step<Ops, R, T, false>(w, row_bytes, act, act_stride, i, 0, acc);
+  if (i < n) Step<Ops, R, T, true>(w, row_bytes, act, act_stride, i, TailMask16(n - i), acc);
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 16
@@ -93,6 +116,9 @@ void TileBF16Pairs(const uint8_t* w, size_t row_bytes, const uint8_t* act, size_
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r)
       wv[r] = (__m512bh)_mm512_maskz_loadu_epi16(m, w + size_t(r) * row_bytes + 2 * i);
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r)  // the next tile's rows (see tile_q32.h)
+      _mm_prefetch(reinterpret_cast<const char*>(w + size_t(r + R) * row_bytes + 2 * i), _MM_HINT_T1);
 #pragma GCC unroll 16
     for (int t = 0; t < T; ++t) {
       const __m512bh a = (__m512bh)_mm512_maskz_loadu_epi16(m, act + size_t(t) * act_stride + 2 * i);
@@ -164,7 +190,9 @@ void Gemm(const uint8_t* w, size_t row_bytes, const void* act, size_t act_stride
 
 void AccumulateF32(const float* w, const float* a, int64_t n, float* acc16) {
   __m512 acc = _mm512_loadu_ps(acc16);
-  for (int64_t i = 0; i < n; i += 16) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(w + i), _mm512_loadu_ps(a + i), acc);
+  if (i < n) {
     const __mmask16 m = TailMask16(n - i);
     acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, w + i), _mm512_maskz_loadu_ps(m, a + i), acc);
   }

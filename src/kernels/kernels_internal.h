@@ -23,7 +23,7 @@ using GemmFn = void (*)(const uint8_t* w, size_t row_bytes, const void* act, siz
 struct TypeKernels {
   DType act = DType::F32;
   GemmFn gemm = nullptr;
-  const char* name = "";  // kernel name for logs, tests and benchmarks ("q4_0.avx512")
+  const char* name = "";  // kernel name for logs, tests and benchmarks ("Q4_K.avx512", "generic")
 };
 
 inline constexpr int kMaxTypeId = 32;
@@ -101,7 +101,8 @@ inline float Reduce16(const float* acc) {
 // sc & 15; Q3_K: levels q - 4 * (1 - hbit), signed scales; Q6_K: levels q - 32; IQ4_XS: scales
 // ls - 32, levels kIq4nlValues), and for Q2_K / Q4_K / Q5_K also M = sum_s min_s * (bsums of s).
 // Then, in super-block order, sum_i = fma(d_a * d, float(I), sum_i) and
-// sum_m = fma(d_a * dmin, float(M), sum_m); the result is sum_i - sum_m (or sum_i).
+// sum_m = fma(d_a * dmin, float(M), sum_m); the result is sum_i - sum_m (or sum_i). SIMD versions
+// run these scalar steps for 8 rows (GEMV) or 8 tokens (GEMM) in the 8 lanes of a register.
 
 // Adds w[i] * a[i] for i < n into the 16 lanes (n need not be a multiple of 16: the tail is
 // zero-padded, so callers chunk a row only at multiples of 16).
@@ -114,8 +115,8 @@ void GemmDequantF32(DType type, AccumulateF32Fn accumulate, const uint8_t* w, si
                     int64_t r1, float* y, int64_t ldy);
 
 // ---- Kernels per ISA (each namespace is one column of the dispatch table) ------------------------
-// GemmXxx: weights of type Xxx against the paired activations (ActQ8x32 for Q4_0/Q8_0/IQ4_NL,
-// BlockQ8_K for the K-quants and IQ4_XS, f32 for F32/F16/BF16, bf16 for GemmBF16xBF16).
+// GemmXxx: weights of type Xxx against the paired activations (ActQ8x32 for the 32-element types,
+// BlockQ8_K for Q2_K .. Q6_K and IQ4_XS, f32 for F32/F16/BF16, bf16 for GemmBF16xBF16).
 #define MLA_KERNELS_DECLARE_GEMM(T)                                                             \
   void Gemm##T(const uint8_t* w, size_t row_bytes, const void* act, size_t act_stride,          \
                int64_t n_tokens, int64_t n, int64_t r0, int64_t r1, float* y, int64_t ldy);

@@ -22,21 +22,52 @@ using quant::BlockQ8_K;
 
 inline __m256i Load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 inline __m512i Load512(const void* p) { return _mm512_loadu_si512(p); }
+// 4 registers of 64 unsigned levels against activations qs[64i ..]: the i16 sums of product pairs
+// (maddubs) times their i16 scales, summed in int32 (two accumulators: shorter dependency chains).
+inline __m512i DotRuns(const __m512i* q, const __m512i* sc, const int8_t* a) {
+  __m512i acc0 = _mm512_setzero_si512(), acc1 = _mm512_setzero_si512();
+  acc0 = _mm512_dpwssd_epi32(acc0, _mm512_maddubs_epi16(q[0], Load512(a)), sc[0]);
+  acc1 = _mm512_dpwssd_epi32(acc1, _mm512_maddubs_epi16(q[1], Load512(a + 64)), sc[1]);
+  acc0 = _mm512_dpwssd_epi32(acc0, _mm512_maddubs_epi16(q[2], Load512(a + 128)), sc[2]);
+  acc1 = _mm512_dpwssd_epi32(acc1, _mm512_maddubs_epi16(q[3], Load512(a + 192)), sc[3]);
+  return _mm512_add_epi32(acc0, acc1);
+}
+
 // 16 int32 lanes -> 8 with the same total.
 inline __m256i Fold(__m512i v) {
   return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
 }
-// [x | y] as one 512-bit register.
-inline __m512i Join(__m256i x, __m256i y) { return _mm512_inserti64x4(_mm512_castsi256_si512(x), y, 1); }
-// Words idx[0..31] of a vector of at most 16 words.
-inline __m512i PickWords(__m256i words, __m512i idx) {
-  return _mm512_permutexvar_epi16(idx, _mm512_castsi256_si512(words));
+// 32 bytes at p in both halves, the low half's 16-bit lanes shifted right by a, the high half's by
+// b (a broadcast load and one variable shift: no cross-lane shuffle).
+inline __m512i ShiftedHalves(const void* p, int a, int b) {
+  const __m512i counts = _mm512_inserti64x4(_mm512_set1_epi16(short(a)), _mm256_set1_epi16(short(b)), 1);
+  return _mm512_srlv_epi16(_mm512_broadcast_i64x4(Load256(p)), counts);
 }
-// Index vector: word a in lanes 0..L-1, a+1 in L..2L-1, ... (32 lanes).
-inline __m512i WordIndex(int first, int run) {
-  alignas(64) int16_t idx[32];
-  for (int i = 0; i < 32; ++i) idx[i] = int16_t(first + i / run);
-  return _mm512_load_si512(idx);
+// Byte-shuffle control that fills 128-bit lane L with word w[L] (8 copies); built at compile time.
+struct alignas(64) WordPicker {
+  int8_t b[64];
+};
+constexpr WordPicker MakePicker(int w0, int w1, int w2, int w3) {
+  const int w[4] = {w0, w1, w2, w3};
+  WordPicker p{};
+  for (int i = 0; i < 64; ++i) p.b[i] = int8_t(2 * w[i / 16] + (i & 1));
+  return p;
+}
+constexpr WordPicker kWords0123 = MakePicker(0, 1, 2, 3), kWords4567 = MakePicker(4, 5, 6, 7);
+constexpr WordPicker kWordPairs[4] = {MakePicker(0, 0, 1, 1), MakePicker(2, 2, 3, 3),
+                                      MakePicker(4, 4, 5, 5), MakePicker(6, 6, 7, 7)};
+inline __m512i Picker(const WordPicker& p) { return _mm512_load_si512(p.b); }
+
+// The i16 multipliers of 4 registers of 64 levels, one scale per 16 levels: register i gets
+// scales 4i .. 4i+3, one per 128-bit lane (in-lane byte shuffles of the broadcast scales).
+inline void ScalesPer16(__m256i s16, __m512i* sc) {
+  const __m512i lo = _mm512_broadcast_i32x4(_mm256_castsi256_si128(s16));       // scales 0..7
+  const __m512i hi = _mm512_broadcast_i32x4(_mm256_extracti128_si256(s16, 1));  // 8..15
+  const __m512i first = Picker(kWords0123), second = Picker(kWords4567);
+  sc[0] = _mm512_shuffle_epi8(lo, first);
+  sc[1] = _mm512_shuffle_epi8(lo, second);
+  sc[2] = _mm512_shuffle_epi8(hi, first);
+  sc[3] = _mm512_shuffle_epi8(hi, second);
 }
 
 // spec §9 Q2_K / Q3_K: register 2c+p holds the 64 levels 128c + 64p + (0..63): bits 4p, 4p+1 then
@@ -53,18 +84,16 @@ struct Q23KOps {
   };
   static void Load(const Block& x, W* w) {
     const __m512i two_bits = _mm512_set1_epi8(3);
-    __m256i h;
-    if constexpr (kQ3) h = Load256(x.hmask);
+    __m512i hh;  // Q3_K: hmask, and hmask >> 1 in the high half
+    if constexpr (kQ3) hh = ShiftedHalves(x.hmask, 0, 1);
 #pragma GCC unroll 2
     for (int c = 0; c < 2; ++c) {
-      const __m256i q = Load256(x.qs + 32 * c);
 #pragma GCC unroll 2
       for (int p = 0; p < 2; ++p) {
         const int j = 2 * p;
-        __m512i v = _mm512_and_si512(Join(_mm256_srli_epi16(q, 2 * j), _mm256_srli_epi16(q, 2 * j + 2)), two_bits);
+        __m512i v = _mm512_and_si512(ShiftedHalves(x.qs + 32 * c, 2 * j, 2 * j + 2), two_bits);
         if constexpr (kQ3) {
           // Bits 4c+j (first 32 levels) and 4c+j+1 (next 32) of hmask, as masks.
-          const __m512i hh = Join(h, _mm256_srli_epi16(h, 1));
           const __mmask64 k = _mm512_test_epi8_mask(hh, _mm512_set1_epi8(char(1 << (4 * c + j))));
           v = _mm512_mask_add_epi8(v, k, v, _mm512_set1_epi8(4));
         }
@@ -80,14 +109,10 @@ struct Q23KOps {
       s16 = _mm256_cvtepu8_epi16(_mm_and_si128(sc, _mm_set1_epi8(0x0F)));
       w->s16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc, 4), _mm_set1_epi8(0x0F)));
     }
-#pragma GCC unroll 4
-    for (int i = 0; i < 4; ++i) w->sc[i] = PickWords(s16, WordIndex(4 * i, 8));
+    ScalesPer16(s16, w->sc);
   }
   static void Dot(const W& w, const BlockQ8_K& a, __m256i* vi, __m256i* vm) {
-    __m512i acc = _mm512_setzero_si512();
-#pragma GCC unroll 4
-    for (int i = 0; i < 4; ++i)
-      acc = _mm512_dpwssd_epi32(acc, _mm512_maddubs_epi16(w.q[i], Load512(a.qs + 64 * i)), w.sc[i]);
+    const __m512i acc = DotRuns(w.q, w.sc, a.qs);
     const __m256i bs = _mm256_madd_epi16(Load256(a.bsums), w.s16);
     if constexpr (kQ3) {
       *vi = _mm256_sub_epi32(Fold(acc), _mm256_slli_epi32(bs, 2));
@@ -111,15 +136,11 @@ struct Q45KOps {
   };
   static void Load(const Block& x, W* w) {
     const __m512i low4 = _mm512_set1_epi8(0x0F);
-    __m512i hb;
-    if constexpr (kFifthBit) {
-      const __m256i h = Load256(x.qh);
-      hb = Join(h, _mm256_srli_epi16(h, 1));  // bit 2u of lanes 0..31 = bit 2u+1 of qh in 32..63
-    }
+    __m512i hb;  // bit 2u of lanes 0..31 = bit 2u of qh; of lanes 32..63 = bit 2u+1
+    if constexpr (kFifthBit) hb = ShiftedHalves(x.qh, 0, 1);
 #pragma GCC unroll 16
     for (int u = 0; u < 4; ++u) {
-      const __m256i v = Load256(x.qs + 32 * u);
-      w->q[u] = _mm512_and_si512(Join(v, _mm256_srli_epi16(v, 4)), low4);
+      w->q[u] = _mm512_and_si512(ShiftedHalves(x.qs + 32 * u, 0, 4), low4);
       if constexpr (kFifthBit) {
         const __mmask64 k = _mm512_test_epi8_mask(hb, _mm512_set1_epi8(char(1 << (2 * u))));
         w->q[u] = _mm512_mask_add_epi8(w->q[u], k, w->q[u], _mm512_set1_epi8(16));
@@ -127,17 +148,14 @@ struct Q45KOps {
     }
     uint64_t sc, m;
     UnpackScalesK4(x.scales, &sc, &m);
-    const __m256i sc16 = _mm256_castsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(int64_t(sc))));
+    const __m512i sc8 = _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(int64_t(sc))));
 #pragma GCC unroll 16
-    for (int u = 0; u < 4; ++u) w->sc[u] = PickWords(sc16, WordIndex(2 * u, 16));
+    for (int u = 0; u < 4; ++u) w->sc[u] = _mm512_shuffle_epi8(sc8, Picker(kWordPairs[u]));
     const __m128i m16 = _mm_cvtepu8_epi16(_mm_cvtsi64_si128(int64_t(m)));
     w->mins = _mm256_set_m128i(_mm_unpackhi_epi16(m16, m16), _mm_unpacklo_epi16(m16, m16));
   }
   static void Dot(const W& w, const BlockQ8_K& a, __m256i* vi, __m256i* vm) {
-    __m512i acc = _mm512_setzero_si512();
-#pragma GCC unroll 16
-    for (int u = 0; u < 4; ++u)
-      acc = _mm512_dpwssd_epi32(acc, _mm512_maddubs_epi16(w.q[u], Load512(a.qs + 64 * u)), w.sc[u]);
+    const __m512i acc = DotRuns(w.q, w.sc, a.qs);
     *vi = Fold(acc);
     *vm = _mm256_madd_epi16(Load256(a.bsums), w.mins);
   }
@@ -158,20 +176,15 @@ struct Q6KOps {
 #pragma GCC unroll 16
     for (int c = 0; c < 2; ++c) {
       const __m512i l = Load512(x.ql + 64 * c);
-      const __m256i h = Load256(x.qh + 32 * c);
-      const __m512i hh = Join(h, _mm256_srli_epi16(h, 2));
+      const __m512i hh = ShiftedHalves(x.qh + 32 * c, 0, 2);
       w->q[2 * c] = _mm512_or_si512(_mm512_and_si512(l, low4), _mm512_and_si512(_mm512_slli_epi16(hh, 4), hi2));
       w->q[2 * c + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), low4), _mm512_and_si512(hh, hi2));
     }
     w->s16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x.scales)));
-#pragma GCC unroll 16
-    for (int i = 0; i < 4; ++i) w->sc[i] = PickWords(w->s16, WordIndex(4 * i, 8));
+    ScalesPer16(w->s16, w->sc);
   }
   static void Dot(const W& w, const BlockQ8_K& a, __m256i* vi, __m256i* vm) {
-    __m512i acc = _mm512_setzero_si512();
-#pragma GCC unroll 16
-    for (int i = 0; i < 4; ++i)
-      acc = _mm512_dpwssd_epi32(acc, _mm512_maddubs_epi16(w.q[i], Load512(a.qs + 64 * i)), w.sc[i]);
+    const __m512i acc = DotRuns(w.q, w.sc, a.qs);
     const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(Load256(a.bsums), w.s16), 5);
     *vi = _mm256_sub_epi32(Fold(acc), offset);
   }
@@ -211,12 +224,15 @@ struct IQ4XSOps {
           _mm512_castsi256_si512(w->sc32));
   }
   static void Dot(const W& w, const BlockQ8_K& a, __m256i* vi, __m256i* vm) {
-    __m512i acc = _mm512_setzero_si512();
-#pragma GCC unroll 16
-    for (int i = 0; i < 4; ++i) {
-      const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w.u[i], Load512(a.qs + 64 * i));
-      acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(p, w.sc[i]));
+    __m512i acc0 = _mm512_setzero_si512(), acc1 = _mm512_setzero_si512();
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i += 2) {
+      const __m512i p0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w.u[i], Load512(a.qs + 64 * i));
+      const __m512i p1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w.u[i + 1], Load512(a.qs + 64 * i + 64));
+      acc0 = _mm512_add_epi32(acc0, _mm512_mullo_epi32(p0, w.sc[i]));
+      acc1 = _mm512_add_epi32(acc1, _mm512_mullo_epi32(p1, w.sc[i + 1]));
     }
+    const __m512i acc = _mm512_add_epi32(acc0, acc1);
     // Sum over sub-blocks of scale * (sum of its activations), for the +128 of the levels.
     const __m256i pair_sums = _mm256_madd_epi16(Load256(a.bsums), _mm256_set1_epi16(1));
     const __m256i offset = _mm256_slli_epi32(_mm256_mullo_epi32(pair_sums, w.sc32), 7);

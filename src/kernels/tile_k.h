@@ -1,10 +1,11 @@
-// The loop of the 256-element super-block kernels (Q4_K, Q5_K, Q6_K, IQ4_XS x Q8_K), shared by
+// The loops of the 256-element super-block kernels (Q2_K .. Q6_K, IQ4_XS x Q8_K), shared by
 // kquant_avx2.cc and kquant_avx512.cc. Include it only from those files: internal linkage
 // throughout, so each ISA keeps its own copy.
 //
-// Each weight super-block is decoded once (Ops::Load) and used for a group of up to kTokenGroup
-// tokens (Ops::Dot gives the exact int32 sums I and M of kernels_internal.h); the float steps are
-// the canonical ones, so any grouping gives the scalar twin's bits.
+// GEMV takes 8 weight rows at a time, GEMM decodes each weight super-block once (Ops::Load) for a
+// group of up to 8 tokens; Ops::Dot gives 8 int32 lanes summing to the exact I and M of
+// kernels_internal.h, and the float steps are the canonical ones (run for 8 rows or 8 tokens in
+// the lanes of one register), so any grouping gives the scalar twin's bits.
 #pragma once
 
 #include <immintrin.h>
@@ -57,6 +58,13 @@ inline __m128i Q3KScales(const uint8_t* q) {
   return _mm_sub_epi8(_mm_setr_epi32(int(s0), int(s1), int(s2), int(s3)), _mm_set1_epi8(32));
 }
 
+// Prefetches the cache lines of [p, p + bytes) into L2 (a hint: never faults, even past the
+// weights). Into L2 rather than L1: more misses can be in flight, which is what DRAM needs.
+inline void PrefetchBlock(const uint8_t* p, size_t bytes) {
+  for (size_t o = 0; o < bytes; o += 64) _mm_prefetch(reinterpret_cast<const char*>(p + o), _MM_HINT_T1);
+  _mm_prefetch(reinterpret_cast<const char*>(p + bytes - 1), _MM_HINT_T1);
+}
+
 // Lane j of the result = sum of the 8 lanes of v[j].
 inline __m256i HsumEach8(const __m256i* v) {
   const __m256i h01 = _mm256_hadd_epi32(v[0], v[1]), h23 = _mm256_hadd_epi32(v[2], v[3]);
@@ -91,6 +99,9 @@ void GemvK(const uint8_t* w, size_t row_bytes, const uint8_t* act, int64_t nb, i
       for (int k = 0; k < 8; ++k) {
         vi[k] = vm[k] = _mm256_setzero_si256();
         if (k < rr) {  // the same for the whole call: predicted
+          // The same block of the next group's row: 8 short rows are too many streams for the
+          // hardware prefetchers when the weights come from DRAM.
+          PrefetchBlock(reinterpret_cast<const uint8_t*>(&row[k][b]) + 8 * row_bytes, sizeof(Block));
           typename Ops::W wv;
           Ops::Load(row[k][b], &wv);
           Ops::Dot(wv, a[b], &vi[k], &vm[k]);

@@ -1,5 +1,5 @@
-// The tile loop of the 32-element-block kernels (Q4_0, Q8_0, IQ4_NL x ActQ8x32), shared by
-// q32_avx2.cc and q32_avx512.cc, which both work on 256-bit registers and differ only in how a
+// The tile loop of the 32-element-block kernels (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL x ActQ8x32),
+// shared by q32_avx2.cc and q32_avx512.cc, which both work on 256-bit registers and differ only in how a
 // block's 8 lane sums are formed (maddubs+madd vs VNNI). Include it only from those files: it has
 // internal linkage throughout so each ISA keeps its own copy (no COMDAT merging across ISAs).
 //
@@ -57,6 +57,10 @@ void TileQ32(const uint8_t* w, size_t row_bytes, const uint8_t* act, size_t act_
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
       const Block& blk = reinterpret_cast<const Block*>(w + size_t(r) * row_bytes)[b];
+      // The same block R rows on (the next tile): R interleaved short rows are too many streams
+      // for the hardware prefetchers when the weights come from DRAM. Into L2 (more misses in
+      // flight); a hint, so reading past the weights is harmless.
+      _mm_prefetch(reinterpret_cast<const char*>(&blk) + R * row_bytes, _MM_HINT_T1);
       wv[r] = Ops::Load(blk);
       dw[r] = BroadcastF16(blk.d);
       if constexpr (Ops::kMins) mw[r] = BroadcastF16(blk.m);

@@ -1,5 +1,7 @@
 // The forward pass: embedding, the layer loop, final norm and output (design.md "How data
-// flows"). One batch of tokens of one sequence at consecutive positions.
+// flows"). One batch holds tokens of one or more sequences (spec §5.2): the projections and the
+// FFN run over all rows at once, so the weights are read once per batch; attention runs per
+// sequence over its own latent cache.
 #pragma once
 
 #include <cstdint>
@@ -18,9 +20,14 @@ enum class LogitsMode {
   kAll,   // logits of every token: ws.logits[t·V ...] (needs a logits_all workspace)
 };
 
-// Evaluates tokens[0 .. n) at positions pos0 .. pos0 + n − 1, writing their cache rows.
-// Errors (nothing is computed) when n exceeds the workspace, a token id is out of range, or the
-// cache has no room for the positions.
+// Evaluates the sequences' tokens in one pass, writing their cache rows. The logits asked for
+// (each sequence's last row, or all its rows) are packed in sequence order into ws.logits.
+// Errors (nothing is computed) when the rows exceed the workspace, a token id is out of range,
+// a cache has no room for the rows, or a cache appears twice.
+Status ForwardBatch(const Model& model, ThreadPool& pool, Workspace& ws, const BatchSeq* seqs,
+                    int64_t n_seqs);
+
+// One sequence: tokens[0 .. n) at positions (and cache rows) pos0 .. pos0 + n − 1.
 Status Forward(const Model& model, ThreadPool& pool, LatentCache& cache, Workspace& ws,
                const int32_t* tokens, int64_t n, int64_t pos0, LogitsMode mode);
 

@@ -14,10 +14,10 @@
 
 namespace mla {
 
-// Reads ws.xn (the attn_norm'ed input, n rows), ws.pos / ws.rope_cos / ws.rope_sin; writes the
-// batch's cache rows at their positions, then ws.attn_out (n × D).
+// Reads ws.xn (the attn_norm'ed input, n rows of the sequences ws.seqs), ws.rope_cos /
+// ws.rope_sin; writes each sequence's rows into its own cache, attends per sequence over that
+// cache only, then writes ws.attn_out (n × D).
 void MlaAttentionLayer(const ModelConfig& c, const LayerWeights& l, int64_t layer,
-                       const ops::Rope& rope, ThreadPool& pool, LatentCache& cache,
-                       Workspace& ws, int64_t n);
+                       const ops::Rope& rope, ThreadPool& pool, Workspace& ws, int64_t n);
 
 }  // namespace mla

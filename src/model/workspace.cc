@@ -80,14 +80,15 @@ void Carve(Carver& cv, Workspace& ws, const ModelConfig& c, size_t act_bytes,
   cv.Take(&ws.moe_x, n * D);
   cv.Take(&ws.moe_y, n * D);
   cv.Take(&ws.act, int64_t(act_bytes));
-  cv.Take(&ws.logits, (ws.logits_all ? n : 1) * c.n_vocab);
+  cv.Take(&ws.logits, ws.logit_rows * c.n_vocab);
 }
 
 }  // namespace
 
 Result<std::unique_ptr<Workspace>> Workspace::Create(const ModelConfig& c, const Weights& w,
                                                      int64_t n_batch, int n_threads,
-                                                     bool logits_all, AttentionMode attention) {
+                                                     bool logits_all, AttentionMode attention,
+                                                     int64_t logit_rows) {
   if (n_batch <= 0 || n_batch > (int64_t(1) << 20))
     return Errorf("batch size: expected 1 to 1048576 tokens, found %" PRId64, n_batch);
   auto ws = std::make_unique<Workspace>();
@@ -95,6 +96,7 @@ Result<std::unique_ptr<Workspace>> Workspace::Create(const ModelConfig& c, const
   ws->n_embd = c.n_embd;
   ws->n_threads = std::max(1, n_threads);
   ws->logits_all = logits_all;
+  ws->logit_rows = logits_all ? n_batch : std::clamp<int64_t>(logit_rows, 1, n_batch);
   ws->attention = attention;
   // Widest cache row type (f32) for the attention scratch: it holds converted rows.
   const ops::LatentView widest{DType::F32, nullptr, 0, c.kv_lora_rank, c.n_rope,

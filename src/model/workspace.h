@@ -18,21 +18,43 @@ namespace mla {
 // for large prefill batches. The others exist for tests and benchmarks.
 enum class AttentionMode { kAuto, kAbsorbed, kDecompressed };
 
+class LatentCache;
+
+// One sequence's part of a forward batch (spec §5.2): n tokens written to cache rows
+// row0 .. row0 + n − 1 of its own cache and rotated for positions pos0 .. pos0 + n − 1. Token t
+// attends to rows [0, row0 + t] of that cache only, so sequences never see each other.
+// Rows and positions differ after a context shift re-positions a sequence (spec §5.4).
+struct BatchSeq {
+  LatentCache* cache = nullptr;
+  const int32_t* tokens = nullptr;
+  int64_t n = 0;
+  int64_t row0 = 0;
+  int64_t pos0 = 0;
+  bool logits_last = false;  // logits of the sequence's last token
+  bool logits_all = false;   // logits of each of its tokens (rows in order)
+};
+
 struct Workspace {
   // Creates buffers for batches of up to n_batch tokens on n_threads threads; with logits_all
   // the logits buffer holds n_batch rows, else one.
   static Result<std::unique_ptr<Workspace>> Create(const ModelConfig& c, const Weights& w,
                                                    int64_t n_batch, int n_threads,
                                                    bool logits_all,
-                                                   AttentionMode attention = AttentionMode::kAuto);
+                                                   AttentionMode attention = AttentionMode::kAuto,
+                                                   int64_t logit_rows = 0);
 
   int64_t n_batch = 0;
   int64_t n_embd = 0;
   int n_threads = 0;
   bool logits_all = false;
+  int64_t logit_rows = 1;  // rows of the logits buffer (logits_all: n_batch; batches: one per sequence)
   AttentionMode attention = AttentionMode::kAuto;
   size_t bytes = 0;
   int64_t n_decompressed = 0;  // batches × layers that used the decompressed form (statistics)
+
+  // The sequences of the batch being evaluated (set by Forward; rows are in this order).
+  const BatchSeq* seqs = nullptr;
+  int64_t n_seqs = 0;
 
   // Residual stream and its normalised copy [n × D]; attention output [n × D].
   float* x = nullptr;

@@ -1,5 +1,6 @@
 #include "runtime/generate.h"
 
+#include <algorithm>
 #include <chrono>
 
 namespace mla {
@@ -35,8 +36,14 @@ Status Generate(Session& session, Sampler& sampler, const Tokenizer& tokenizer,
     if (!keep_going) break;
     if (options.n_predict >= 0 && i + 1 == options.n_predict) break;  // last one needs no eval
     if (session.n_past() >= session.n_ctx()) {
-      stats->context_full = true;
-      break;
+      const int64_t n_keep = std::clamp<int64_t>(options.n_keep, 0, session.n_past() - 2);
+      const int64_t n_discard = (session.n_past() - n_keep) / 2;
+      if (!options.context_shift || n_discard <= 0) {
+        stats->context_full = true;
+        break;
+      }
+      MLA_RETURN_IF_ERROR(session.Shift(n_keep + n_discard, -n_discard));
+      ++stats->n_shifts;
     }
     MLA_RETURN_IF_ERROR(session.Decode(&id, 1));
     ++stats->n_decoded;

@@ -21,12 +21,17 @@ struct GenerateStats {
   int64_t n_decoded = 0;    // generated tokens evaluated
   double gen_ms = 0;
   bool context_full = false;
+  int64_t n_shifts = 0;     // context shifts done
   bool end_of_generation = false;
 };
 
 struct GenerateOptions {
   int64_t n_predict = -1;  // < 0: until an end-of-generation token or a full context
   float* prompt_logits = nullptr;  // if set (logits_all session): n_prompt × V prompt logits
+  // At a full context: keep the first n_keep tokens, drop half of the rest and go on (spec §5.4)
+  // instead of stopping.
+  bool context_shift = false;
+  int64_t n_keep = 0;
 };
 
 // on_token(id) is called for every sampled token (including a final end-of-generation token);

@@ -23,6 +23,9 @@ struct SessionOptions {
   DType cache_type = DType::F16;  // f32, f16, bf16 or q8_0
   bool logits_all = false;        // allow Decode(..., all_logits) (n_batch × V logits buffer)
   AttentionMode attention = AttentionMode::kAuto;  // absorbed / decompressed MLA (tests, benches)
+  // false: no scratch of its own; the session is only evaluated through a Batch (server slots
+  // share one batch workspace).
+  bool own_workspace = true;
 };
 
 class Session {
@@ -52,16 +55,27 @@ class Session {
   // position-free.
   Status Shift(int64_t from, int64_t delta);
 
+  // Starts an empty session at position `pos` instead of 0 (its first token's RoPE position;
+  // cache rows still start at 0). For tests of the context shift.
+  Status StartAt(int64_t pos);
+  // Moves every cached token by delta (spec §5.4): rope keys re-rotated, nothing dropped.
+  Status Reposition(int64_t delta);
+  // RoPE position of cached row 0 (0 unless StartAt / Reposition moved it).
+  int64_t pos0() const { return pos0_; }
+
   int64_t n_past() const { return int64_t(tokens_.size()); }
   int64_t n_ctx() const { return cache_->n_ctx(); }
   const std::vector<int32_t>& tokens() const { return tokens_; }
   const SessionOptions& options() const { return options_; }
   const LatentCache& cache() const { return *cache_; }
-  size_t scratch_bytes() const { return ws_->bytes; }
+  size_t scratch_bytes() const { return ws_ ? ws_->bytes : 0; }
   // Layer passes that used the decompressed attention form so far (AttentionMode::kAuto).
-  int64_t decompressed_passes() const { return ws_->n_decompressed; }
+  int64_t decompressed_passes() const { return ws_ ? ws_->n_decompressed : 0; }
 
  private:
+  friend class Batch;
+  // Re-rotates rows [first, last) by delta and stores them at row + move (spec §5.4).
+  void RotateRows(int64_t first, int64_t last, int64_t delta, int64_t move);
   Session(const Model& model, ThreadPool& pool) : model_(model), pool_(pool) {}
   const Model& model_;
   ThreadPool& pool_;
@@ -70,6 +84,7 @@ class Session {
   std::unique_ptr<Workspace> ws_;
   std::vector<int32_t> tokens_;  // reserved to n_ctx
   const float* last_logits_ = nullptr;
+  int64_t pos0_ = 0;
 };
 
 }  // namespace mla

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -55,6 +57,37 @@ inline KlStats KlAgainstReference(const std::string& gguf, const std::string& to
   s = CompareLogits(ref.data(), logits.data(), shape[0], shape[1]);
   if (logits_out) *logits_out = std::move(logits);
   return s;
+}
+
+// KL(ref || test) of every position (float64 log-softmax, as test_util's CompareLogits).
+inline std::vector<double> PerPositionKl(const float* ref, const float* test, int64_t n_pos, int64_t n_vocab) {
+  std::vector<double> out;
+  std::vector<double> p(static_cast<size_t>(n_vocab)), q(static_cast<size_t>(n_vocab));
+  auto log_softmax = [n_vocab](const float* x, std::vector<double>& o) {
+    double m = x[0];
+    for (int64_t v = 1; v < n_vocab; ++v) m = std::max(m, double(x[v]));
+    double s = 0;
+    for (int64_t v = 0; v < n_vocab; ++v) s += std::exp(double(x[v]) - m);
+    const double l = std::log(s);
+    for (int64_t v = 0; v < n_vocab; ++v) o[size_t(v)] = double(x[v]) - m - l;
+  };
+  for (int64_t t = 0; t < n_pos; ++t) {
+    log_softmax(ref + t * n_vocab, p);
+    log_softmax(test + t * n_vocab, q);
+    double kl = 0;
+    for (int64_t v = 0; v < n_vocab; ++v) kl += std::exp(p[size_t(v)]) * (p[size_t(v)] - q[size_t(v)]);
+    out.push_back(kl);
+  }
+  return out;
+}
+
+// Mean after dropping the `drop` largest values.
+inline double TrimmedMean(std::vector<double> v, size_t drop) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size() > drop ? v.size() - drop : 0;
+  double s = 0;
+  for (size_t i = 0; i < n; ++i) s += v[i];
+  return n ? s / double(n) : 0;
 }
 
 // True in builds with AddressSanitizer (the slow quantization/KL sweeps run a subset there).
