@@ -60,7 +60,7 @@ double Now() {
 std::vector<std::string> NormaliseArgs(int argc, char** argv) {
   static const std::map<std::string, std::string> kAliases = {
       {"-pg", "--prompt-gen"}, {"-ub", "--ubatch-size"}, {"-ctk", "--cache-type"},
-      {"--cache-type-k", "--cache-type"}, {"-nkvo", "--no-kv-offload"},
+      {"--cache-type-k", "--cache-type"}, {"-nkvo", "--no-kv-offload"}, {"-nr", "--no-repack"},
   };
   std::vector<std::string> out;
   for (int i = argc - 1; i >= 1; --i) {  // CLI11 parses a reversed vector
@@ -240,6 +240,7 @@ mla::DType MainType(const mla::gguf::File& f) {
 }
 
 struct Options {
+  bool no_repack = false;
   std::vector<std::string> models, prompts{"512"}, gens{"128"}, pgs, depths{"0"}, threads, ctks{"f16"};
   std::vector<std::string> batches{"2048"}, ubatches{"512"};
   int reps = 5;
@@ -396,6 +397,7 @@ int main(int argc, char** argv) {
   app.add_option("--bw-passes", o.bw_passes, "passes of the bandwidth test")->check(CLI::Range(1, 100));
   app.add_flag("--bandwidth", o.bandwidth_only, "only measure read bandwidth and kernel peak (needs no model)");
   app.add_flag("--no-warmup", o.no_warmup, "skip the warm-up run");
+  app.add_flag("--no-repack", o.no_repack, "-nr: keep the file's row-major weights (no interleaved repacking at load)");
   app.add_option("--seed", o.seed, "seed of the random prompt tokens");
   app.add_flag("--synthetic", o.synthetic, "write each missing -m file first: a random-weight model of --shape");
   app.add_flag("--write-only", o.write_only, "synthetic: write the missing files, then exit");
@@ -474,6 +476,7 @@ int main(int argc, char** argv) {
       mla::EngineOptions eo;
       eo.model_path = path;
       eo.n_threads = int(nt);
+      eo.load.repack = !o.no_repack;
       auto engine = mla::Engine::Load(eo);
       if (!engine.ok()) return Fail(engine.status().message());
       mla::Engine& e = *engine.value();

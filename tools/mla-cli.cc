@@ -27,7 +27,7 @@ int Fail(const std::string& message) {
 std::vector<std::string> NormaliseArgs(int argc, char** argv) {
   static const std::map<std::string, std::string> kAliases = {
       {"-cnv", "--conversation"}, {"-ctk", "--cache-type"}, {"--cache-type-k", "--cache-type"},
-      {"-sys", "--system-prompt"}, {"-tb", "--threads"},
+      {"-sys", "--system-prompt"}, {"-tb", "--threads"}, {"-nr", "--no-repack"},
   };
   std::vector<std::string> out;
   for (int i = argc - 1; i >= 1; --i) {  // CLI11 parses a reversed vector
@@ -123,6 +123,8 @@ int main(int argc, char** argv) {
   app.add_flag("--context-shift", context_shift, "at a full context keep --keep tokens, drop half the rest and go on");
   app.add_option("--keep,--n-keep", n_keep, "tokens kept at the start on a context shift (-1: the prompt)")->capture_default_str();
   app.add_flag("--no-display-prompt", no_display_prompt, "do not print the prompt");
+  bool no_repack = false;
+  app.add_flag("--no-repack", no_repack, "-nr: keep the file's row-major weights (no interleaved repacking at load)");
   app.add_flag("-v,--verbose", verbose, "debug logging");
   app.add_flag("--log-disable", quiet, "no log output (errors only)");
   try {
@@ -147,6 +149,7 @@ int main(int argc, char** argv) {
   mla::EngineOptions eo;
   eo.model_path = model_path;
   eo.n_threads = threads;
+  eo.load.repack = !no_repack;
   for (const std::string& o : overrides) {
     auto kv = mla::ParseKvOverride(o);
     if (!kv.ok()) return Fail(kv.status().message());

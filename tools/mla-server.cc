@@ -49,6 +49,8 @@ int main(int argc, char** argv) {
   app.add_option("--timeout", timeout, "socket read/write timeout in seconds")->capture_default_str();
   app.add_flag("--metrics", metrics, "serve Prometheus metrics at /metrics");
   app.add_option("-a,--alias", alias, "model name reported by /v1/models (default: the file name)");
+  bool no_repack = false;
+  app.add_flag("--no-repack", no_repack, "-nr: keep the file's row-major weights (no interleaved repacking at load)");
   app.add_flag("-v,--verbose", verbose, "debug logging");
   // llama-server's two-letter single-dash flags (CLI11 allows one letter after a single dash).
   std::vector<std::string> args;
@@ -56,6 +58,7 @@ int main(int argc, char** argv) {
     std::string a = argv[i];
     if (a == "-np") a = "--parallel";
     else if (a == "-ctk") a = "--cache-type-k";
+    else if (a == "-nr") a = "--no-repack";
     args.push_back(a);
   }
   try {
@@ -76,6 +79,7 @@ int main(int argc, char** argv) {
   mla::EngineOptions eo;
   eo.model_path = model_path;
   eo.n_threads = threads;
+  eo.load.repack = !no_repack;
   auto engine = mla::Engine::Load(eo);
   if (!engine.ok()) return Fail(engine.status().message());
   mla::Engine& e = **engine;

@@ -48,8 +48,11 @@ void QuantizeActQ8x32(const float* x, ActQ8x32* dst, int64_t n, int offset) {
     ActQ8x32& o = dst[b];
     const float id = BlockScale(x, 32, &o.d);
     for (int i = 0; i < 32; ++i) o.qs[i] = Level(x[i] * id);
-    for (int j = 0; j < 8; ++j)
+    o.neg_sum = 0;
+    for (int j = 0; j < 8; ++j) {
       o.neg_sums[j] = -offset * (o.qs[4 * j] + o.qs[4 * j + 1] + o.qs[4 * j + 2] + o.qs[4 * j + 3]);
+      o.neg_sum += o.neg_sums[j];
+    }
   }
 }
 

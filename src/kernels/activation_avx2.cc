@@ -57,8 +57,11 @@ void QuantizeActQ8x32(const float* x, ActQ8x32* dst, int64_t n, int offset) {
     ActQ8x32& o = dst[b];
     const __m256i q = Levels32(x, Scale(AbsMax(x, 32), &o.d));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(o.qs), q);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(o.neg_sums),
-                        _mm256_mullo_epi32(QuadSums(q), _mm256_set1_epi32(-offset)));
+    const __m256i neg = _mm256_mullo_epi32(QuadSums(q), _mm256_set1_epi32(-offset));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(o.neg_sums), neg);
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(neg), _mm256_extracti128_si256(neg, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    o.neg_sum = _mm_cvtsi128_si32(_mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1)));
   }
 }
 

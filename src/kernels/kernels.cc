@@ -125,6 +125,16 @@ KernelTable BuildTable(const CpuFeatures& cpu) {
   MLA_SET(F16, F32)
   MLA_SET(BF16, F32)
 #undef MLA_SET
+#define MLA_SET_R16(T)                                                                    \
+  {                                                                                       \
+    TypeKernels& e = t.entry[uint32_t(DType::T)];                                         \
+    e.gemm_interleaved = avx512 ? avx512::Gemm##T##R16 : avx2 ? avx2::Gemm##T##R16 : scalar::Gemm##T##R16; \
+    e.name_interleaved = avx512 ? #T ".r16.avx512" : avx2 ? #T ".r16.avx2" : #T ".r16.scalar"; \
+  }
+  MLA_SET_R16(Q4_0)
+  MLA_SET_R16(Q8_0)
+  MLA_SET_R16(IQ4_NL)
+#undef MLA_SET_R16
   // BF16 weights pair with bf16 activations where VDPBF16PS exists (as llama.cpp does; the
   // activation rounding is below that of the Q8 activations of the quantized types).
   if (avx512 && cpu.avx512_bf16) Set(t, DType::BF16, DType::BF16, avx512::GemmBF16xBF16, "BF16.avx512bf16");

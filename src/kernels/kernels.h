@@ -42,4 +42,30 @@ void GemmRows(DType weight, const uint8_t* w, size_t row_bytes, const void* act,
               size_t act_stride, int64_t n_tokens, int64_t n, int64_t r0, int64_t r1, float* y,
               int64_t ldy);
 
+// ---- Row-interleaved weights ---------------------------------------------------------------------
+// Q4_0, Q8_0 and IQ4_NL matrices whose row count is a multiple of kInterleaveRows can be copied
+// once at load into groups of 16 rows whose blocks sit side by side (kernels_internal.h BlockR16;
+// same size as the original). One SIMD lane then holds one row, so a block's dot product needs no
+// reduction across lanes, and the weights stream as one sequential run per group. The layout and
+// the results are the same on every ISA (each row: one exact integer sum per block, one float
+// chain), but differ in the last bits from the row-major kernels above.
+inline constexpr int64_t kInterleaveRows = 16;
+
+bool CanInterleave(DType weight);
+// Writes n_rows rows (n_rows % kInterleaveRows == 0) of `weight` type from `src` (row-major) to
+// `dst` (interleaved, the same number of bytes).
+void InterleaveRows(DType weight, const uint8_t* src, uint8_t* dst, int64_t n_rows,
+                    size_t row_bytes);
+// Row r (n elements) of an interleaved matrix, dequantized: what quant::DequantizeRow gives for the
+// original row.
+void DequantizeInterleavedRow(DType weight, const uint8_t* w, size_t row_bytes, int64_t n, int64_t r,
+                              float* out);
+// GemmRows for an interleaved matrix (`w` = its first row); r0 and r1 multiples of
+// kInterleaveRows. Activations are prepared with PrepareActivation as for GemmRows.
+void GemmRowsInterleaved(DType weight, const uint8_t* w, size_t row_bytes, const void* act,
+                         size_t act_stride, int64_t n_tokens, int64_t n, int64_t r0, int64_t r1,
+                         float* y, int64_t ldy);
+// Name of the kernel that runs for `weight` on this CPU ("Q4_0.avx512"; interleaved: "...r16").
+const char* KernelName(DType weight, bool interleaved);
+
 }  // namespace mla::kernels

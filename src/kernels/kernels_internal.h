@@ -24,6 +24,9 @@ struct TypeKernels {
   DType act = DType::F32;
   GemmFn gemm = nullptr;
   const char* name = "";  // kernel name for logs, tests and benchmarks ("Q4_K.avx512", "generic")
+  // Weights in the row-interleaved layout (below); null for types that have none.
+  GemmFn gemm_interleaved = nullptr;
+  const char* name_interleaved = "";
 };
 
 inline constexpr int kMaxTypeId = 32;
@@ -53,12 +56,36 @@ const KernelTable& ActiveTable();
 // a VNNI dot product starting from neg_sums yields the signed sum directly. Q4_1 / Q5_1 levels
 // are unsigned already; their offset is -1, so neg_sums holds the plain lane sums of q that the
 // min term m * sum(a) needs.
+// neg_sum = -offset * (q[0] + ... + q[31]) serves the row-interleaved kernels, whose lanes are
+// weight rows rather than groups of 4 elements.
 struct ActQ8x32 {
   int32_t neg_sums[8];
   int8_t qs[32];
   float d;
+  int32_t neg_sum;
 };
-static_assert(sizeof(ActQ8x32) == 68);
+static_assert(sizeof(ActQ8x32) == 72);
+
+// ---- Row-interleaved weights (repacked at load, kernels.h InterleaveRows) -----------------------
+// Q4_0, Q8_0 and IQ4_NL matrices are stored in groups of kInterleaveRows = 16 rows; a group is one
+// BlockR16 per 32 columns, in column order, and takes exactly the bytes of its 16 rows. A block
+// holds the 16 rows' f16 scales, then the quants in chunks of 64 bytes: chunk c has 4 bytes of
+// every row i at [4i, 4i + 4), so one 32-bit lane of a 512-bit register is one row.
+//   Q4_0, IQ4_NL (4 chunks): the row's packed bytes qs[4c .. 4c+3] (low nibbles = elements
+//     4c .. 4c+3, high nibbles = elements 16+4c ..), unchanged.
+//   Q8_0 (8 chunks): elements 4c .. 4c+3 as unsigned bytes q + 128.
+// Canonical order (one float chain per row, no reduction across lanes): for each block b,
+//   I_b = sum_k level_k * a_k (exact int32; levels as in the 32-element kernels above),
+//   acc = fma(f32(d_w) * d_a, float(I_b), acc), from acc = 0; the row's result is acc.
+template <int kChunks>
+struct BlockR16 {
+  uint16_t d[16];
+  uint8_t q[kChunks][64];
+};
+using BlockQ4_0R16 = BlockR16<4>;  // also IQ4_NL
+using BlockQ8_0R16 = BlockR16<8>;
+static_assert(sizeof(BlockQ4_0R16) == 16 * sizeof(quant::BlockQ4_0));
+static_assert(sizeof(BlockQ8_0R16) == 16 * sizeof(quant::BlockQ8_0));
 
 // Activation row bytes / preparation for an explicit activation format (kernels.h's versions use
 // ActiveTable()'s choice for the weight type).
@@ -139,7 +166,10 @@ void GemmDequantF32(DType type, AccumulateF32Fn accumulate, const uint8_t* w, si
   MLA_KERNELS_DECLARE_GEMM(F32)                                                                 \
   MLA_KERNELS_DECLARE_GEMM(F16)                                                                 \
   MLA_KERNELS_DECLARE_GEMM(BF16)                                                                \
-  MLA_KERNELS_DECLARE_GEMM(BF16xBF16)
+  MLA_KERNELS_DECLARE_GEMM(BF16xBF16)                                                           \
+  MLA_KERNELS_DECLARE_GEMM(Q4_0R16)                                                             \
+  MLA_KERNELS_DECLARE_GEMM(Q8_0R16)                                                             \
+  MLA_KERNELS_DECLARE_GEMM(IQ4_NLR16)
 
 // The oracles: plain C++ with the canonical order (integer sums per lane or per super-block, then
 // the same float operations in the same order as the SIMD versions).

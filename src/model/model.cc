@@ -1,6 +1,8 @@
 #include "model/model.h"
 
+#include <algorithm>
 #include <cinttypes>
+#include <thread>
 
 #include "base/log.h"
 #include "model/latent_cache.h"
@@ -25,7 +27,11 @@ Result<std::unique_ptr<Model>> Model::Load(const std::string& path, const LoadOp
   auto config = LoadConfig(*m->file_, options.overrides);
   if (!config.ok()) return config.status().Wrap(path);
   m->config_ = std::move(config).value();
-  auto weights = BindWeights(*m->file_, m->config_);
+  BindOptions bind;
+  bind.repack = options.repack;
+  bind.n_threads = options.n_threads > 0 ? options.n_threads
+                                         : int(std::max(1u, std::thread::hardware_concurrency()));
+  auto weights = BindWeights(*m->file_, m->config_, bind);
   if (!weights.ok()) return weights.status().Wrap(path);
   m->weights_ = std::move(weights).value();
   m->rope_ = ops::Rope(m->config_.rope);
@@ -48,6 +54,10 @@ Result<std::unique_ptr<Model>> Model::Load(const std::string& path, const LoadOp
     log.push_back(Format("layout %s: attn_k_b/attn_v_b used from the file", LayoutName(c.layout)));
   log.push_back(Format("weights: %s mapped (used in place), %s allocated", Bytes(w.bytes_mapped).c_str(),
                        Bytes(w.bytes_allocated).c_str()));
+  if (w.tensors_repacked > 0)
+    log.push_back(Format("repacked %d tensors, %s, into 16-row interleaved blocks (they replace the "
+                         "mapping's pages of those tensors)",
+                         w.tensors_repacked, Bytes(w.bytes_repacked).c_str()));
   log.push_back(Format("latent cache per token (%" PRId64 " layers x %" PRId64 " values): f32 %zu B, f16/bf16 %zu B, q8_0 %zu B",
                        c.n_layer, c.latent_row(), LatentCache::BytesPerToken(c, DType::F32),
                        LatentCache::BytesPerToken(c, DType::F16),

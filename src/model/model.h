@@ -16,6 +16,8 @@ namespace mla {
 
 struct LoadOptions {
   std::vector<KvOverride> overrides;  // --override-kv
+  bool repack = true;                 // --no-repack turns it off (weights.h)
+  int n_threads = 0;                  // for the repacking; 0: one per hardware thread
 };
 
 class Model {

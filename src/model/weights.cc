@@ -7,6 +7,10 @@
 #include <set>
 
 #include "base/fp16.h"
+#include "base/huge_buffer.h"
+#include "base/thread_pool.h"
+#include "kernels/kernels.h"
+#include "ops/parallel.h"
 #include "quant/quant.h"
 
 namespace mla {
@@ -20,7 +24,8 @@ std::string Shape(const int64_t* ne) {
 
 class Binder {
  public:
-  Binder(const gguf::File& file, Weights* w) : file_(file), w_(w) {}
+  Binder(const gguf::File& file, Weights* w, const BindOptions& options)
+      : file_(file), w_(w), repack_(options.repack), pool_(options.repack ? options.n_threads : 1) {}
 
   // The tensor `name` with exactly the dims `ne` (missing trailing dims are 1), or null when
   // absent and !required.
@@ -48,12 +53,41 @@ class Binder {
     return t;
   }
 
-  // A matrix used in place. `rows` = product of ne[1..].
-  Result<ops::Matrix> Matrix(const std::string& name, std::vector<int64_t> ne, bool required = true) {
+  // A matrix used in place. `rows` = product of ne[1..]. With slice_rows > 0 the matrix is only
+  // ever sliced at multiples of slice_rows (one head, one expert), so it may be copied into the
+  // row-interleaved layout of the kernels (Repack); slice_rows = 0 keeps the file's layout
+  // (matrices whose rows are also read one by one). -1: slices of ne[1] rows.
+  Result<ops::Matrix> Matrix(const std::string& name, std::vector<int64_t> ne, bool required = true,
+                             int64_t slice_rows = -1) {
     MLA_ASSIGN_OR_RETURN(const gguf::TensorInfo* t, Get(name, ne, required));
     if (!t) return ops::Matrix{};
     Use(t);
-    return ops::Matrix{t->type, t->data, t->ne[0], t->nrows(), t->row_bytes()};
+    if (slice_rows < 0) slice_rows = t->ne[1];
+    const bool interleave = repack_ && slice_rows > 0 && kernels::CanInterleave(t->type) &&
+                            slice_rows % kernels::kInterleaveRows == 0 &&
+                            t->nrows() % kernels::kInterleaveRows == 0;
+    if (!interleave) return ops::Matrix{t->type, t->data, t->ne[0], t->nrows(), t->row_bytes()};
+    MLA_ASSIGN_OR_RETURN(const uint8_t* data, Repack(t));
+    return ops::Matrix{t->type, data, t->ne[0], t->nrows(), t->row_bytes(), true};
+  }
+
+  // The tensor's rows interleaved into a buffer of its own (huge pages); the mapping's pages of
+  // the tensor are then released, so the weights are not held twice.
+  Result<const uint8_t*> Repack(const gguf::TensorInfo* t) {
+    const size_t row_bytes = t->row_bytes(), bytes = row_bytes * size_t(t->nrows());
+    MLA_ASSIGN_OR_RETURN(HugeBuffer buf, HugeBuffer::Allocate(bytes));
+    constexpr int64_t kRowsPerTask = 16 * kernels::kInterleaveRows;
+    const int64_t rows = t->nrows();
+    ops::ParallelFor(pool_, (rows + kRowsPerTask - 1) / kRowsPerTask, [&](int64_t task, int) {
+      const int64_t r0 = task * kRowsPerTask;
+      kernels::InterleaveRows(t->type, t->data + size_t(r0) * row_bytes, buf.data() + size_t(r0) * row_bytes,
+                              std::min(kRowsPerTask, rows - r0), row_bytes);
+    });
+    ReleaseMappedPages(t->data, bytes);
+    ++w_->tensors_repacked;
+    w_->bytes_repacked += bytes;
+    w_->repacked.push_back(std::move(buf));
+    return static_cast<const uint8_t*>(w_->repacked.back().data());
   }
 
   // A 1-D f32 vector: in place when stored as f32, else widened into an owned copy.
@@ -93,6 +127,8 @@ class Binder {
  private:
   const gguf::File& file_;
   Weights* w_;
+  bool repack_;
+  ThreadPool pool_;
   std::set<const gguf::TensorInfo*> seen_;
   std::map<DType, int> types_;
 };
@@ -137,8 +173,8 @@ Status BindAttention(Binder& b, const ModelConfig& c, const std::string& p, Laye
     }
     case TensorLayout::kSplit2D: {
       // Same memory order as the 3-D tensors (spec §2.4 (b)): reinterpret in place.
-      MLA_ASSIGN_OR_RETURN(l->attn_k_b, b.Matrix(p + "attn_k_b.weight", {d_n, H * r_kv}));
-      MLA_ASSIGN_OR_RETURN(l->attn_v_b, b.Matrix(p + "attn_v_b.weight", {r_kv, H * d_v}));
+      MLA_ASSIGN_OR_RETURN(l->attn_k_b, b.Matrix(p + "attn_k_b.weight", {d_n, H * r_kv}, true, r_kv));
+      MLA_ASSIGN_OR_RETURN(l->attn_v_b, b.Matrix(p + "attn_v_b.weight", {r_kv, H * d_v}, true, d_v));
       break;
     }
     case TensorLayout::kLegacy: {
@@ -179,7 +215,7 @@ Status BindFfn(Binder& b, const ModelConfig& c, int64_t il, const std::string& p
   if ((l->exp_probs_b != nullptr) != c.has_expert_bias)
     return Errorf("tensor '%sexp_probs_b.bias': expected it %s, as in the first MoE layer",
                   p.c_str(), c.has_expert_bias ? "present" : "absent");
-  MLA_ASSIGN_OR_RETURN(ops::Matrix gate_up, b.Matrix(p + "ffn_gate_up_exps.weight", {D, 2 * F, E}, false));
+  MLA_ASSIGN_OR_RETURN(ops::Matrix gate_up, b.Matrix(p + "ffn_gate_up_exps.weight", {D, 2 * F, E}, false, F));
   if (!gate_up.empty()) {
     l->ffn_gate_exps = ExpertMatrix{gate_up, F, 2 * F, 0};
     l->ffn_up_exps = ExpertMatrix{gate_up, F, 2 * F, F};
@@ -220,10 +256,11 @@ DType DerivedKvType(DType source, float max_abs) {
   return max_abs <= 65504.0f ? DType::F16 : DType::F32;
 }
 
-Result<std::unique_ptr<Weights>> BindWeights(const gguf::File& file, const ModelConfig& c) {
+Result<std::unique_ptr<Weights>> BindWeights(const gguf::File& file, const ModelConfig& c,
+                                             const BindOptions& options) {
   auto w = std::make_unique<Weights>();
-  Binder b(file, w.get());
-  MLA_ASSIGN_OR_RETURN(w->token_embd, b.Matrix("token_embd.weight", {c.n_embd, c.n_vocab}));
+  Binder b(file, w.get(), options);
+  MLA_ASSIGN_OR_RETURN(w->token_embd, b.Matrix("token_embd.weight", {c.n_embd, c.n_vocab}, true, 0));
   MLA_ASSIGN_OR_RETURN(w->output_norm, b.Vector("output_norm.weight", c.n_embd));
   MLA_ASSIGN_OR_RETURN(w->output, b.Matrix("output.weight", {c.n_embd, c.n_vocab}, false));
   if (w->output.empty()) w->output = w->token_embd;  // tied embeddings

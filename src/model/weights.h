@@ -3,6 +3,9 @@
 // bytes_allocated:
 //  - attn_k_b / attn_v_b derived from attn_kv_b for legacy files (spec §2.5), once at load;
 //  - 1-D vectors (norms, selection bias) stored in a type other than f32 are widened to f32.
+// Matrices of the types with row-interleaved kernels (kernels.h) are repacked at load
+// into buffers of their own (counted in bytes_repacked; the mapping's pages of those tensors are
+// released, so the weights are never held twice), unless disabled.
 // Every layout ends up with the MLA pair: there is no non-absorbed cache mode.
 #pragma once
 
@@ -11,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "base/huge_buffer.h"
 #include "base/status.h"
 #include "gguf/gguf.h"
 #include "model/config.h"
@@ -63,15 +67,23 @@ struct Weights {
   bool derived = false;
   size_t bytes_allocated = 0;  // derived tensors + widened vectors
   size_t bytes_mapped = 0;     // tensor bytes used in place from the mapping
+  size_t bytes_repacked = 0;   // of which copied into the interleaved layout (repacked)
+  int tensors_repacked = 0;
   // Tensor count per type, for "types: f32 11, q4_K 20, ..." in the log.
   std::vector<std::pair<DType, int>> type_counts;
 
+  std::vector<HugeBuffer> repacked;  // the interleaved matrices
   // Owned copies (see header comment).
   std::vector<std::unique_ptr<uint8_t[]>> owned;
 };
 
 // Binds and checks every tensor against `config` (shapes, types, presence).
-Result<std::unique_ptr<Weights>> BindWeights(const gguf::File& file, const ModelConfig& config);
+struct BindOptions {
+  bool repack = true;  // interleave the rows of Q4_0 / Q8_0 / IQ4_NL matrices (kernels.h)
+  int n_threads = 1;   // threads for the repacking
+};
+Result<std::unique_ptr<Weights>> BindWeights(const gguf::File& file, const ModelConfig& config,
+                                             const BindOptions& options = {});
 
 // Spec §2.5: from attn_kv_b dequantized to f32 (r_kv × H·(d_n + d_v) values, row o = output o),
 // k_b[(h·r_kv + c)·d_n + d] = kvb[(h·P + d)·r_kv + c] and

@@ -23,13 +23,20 @@ struct Matrix {
   int64_t n_in = 0;
   int64_t n_out = 0;
   size_t row_bytes = 0;
+  // Rows repacked at load into groups of kernels::kInterleaveRows (kernels.h); row r then no
+  // longer starts at data + r·row_bytes, but a group does, so slices stay on group boundaries.
+  bool interleaved = false;
 
-  // Rows [r0, r0 + n) as a matrix of their own (a slice of a 3-D tensor, one head, one expert).
+  // Rows [r0, r0 + n) as a matrix of their own (a slice of a 3-D tensor, one head, one expert);
+  // for an interleaved matrix r0 and n are multiples of the group size.
   Matrix Rows(int64_t r0, int64_t n) const {
-    return Matrix{type, data + size_t(r0) * row_bytes, n_in, n, row_bytes};
+    return Matrix{type, data + size_t(r0) * row_bytes, n_in, n, row_bytes, interleaved};
   }
   bool empty() const { return data == nullptr; }
 };
+
+// Row r of w as n_in floats (either layout).
+void DequantizeMatrixRow(const Matrix& w, int64_t r, float* out);
 
 // Bytes of activation scratch MatMul / MatMulGroups need for `n_rows` input rows of `w`
 // (n_rows = n_tokens · n_groups).

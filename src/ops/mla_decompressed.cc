@@ -86,11 +86,11 @@ void MlaAttentionDecompressed(ThreadPool& pool, const LatentView& cache, const M
     // to every cached row rather than once to the attention output).
     for (int64_t c = 0; c < r_kv; ++c) {
       float* tmp = rows;  // rows is free until the first chunk
-      quant::DequantizeRow(k_b.type, k_b.data + size_t(h * r_kv + c) * k_b.row_bytes, tmp, d_n);
+      DequantizeMatrixRow(k_b, h * r_kv + c, tmp);
       for (int64_t d = 0; d < d_n; ++d) kt[d * r_kv + c] = tmp[d];
     }
     for (int64_t j = 0; j < d_v; ++j)
-      quant::DequantizeRow(v_b.type, v_b.data + size_t(h * d_v + j) * v_b.row_bytes, vt + j * r_kv, r_kv);
+      DequantizeMatrixRow(v_b, h * d_v + j, vt + j * r_kv);
     const size_t f32_row = size_t(r_kv) * sizeof(float);
     const Matrix wk{DType::F32, reinterpret_cast<const uint8_t*>(kt), r_kv, d_n, f32_row};
     const Matrix wv{DType::F32, reinterpret_cast<const uint8_t*>(vt), r_kv, d_v, f32_row};

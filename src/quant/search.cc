@@ -247,18 +247,18 @@ float QuantizePositive(int n, int nmax, const float* x, const float* w, uint8_t*
 
 namespace {
 
-// Every midpoint of two grid values is a multiple of 1/2, so the nearest grid value is constant
-// on each interval [k/2, (k+1)/2) of (-127, 113): one table entry per half unit.
-constexpr int kIq4Lo = -127, kIq4Hi = 113, kIq4Cells = 2 * (kIq4Hi - kIq4Lo);
+// Twice every midpoint of two neighbouring grid values is an integer, so v goes to level j + 1
+// instead of j exactly when 2v >= kIq4nlValues[j] + kIq4nlValues[j + 1] (ties go up, as in ggml),
+// and that test only depends on floor(2v): one table entry per integer of 2v between the first
+// and the last midpoint. 2v is exact in float, so there is no rounding on the way.
+constexpr int kIq4Lo = kIq4nlValues[0] + kIq4nlValues[1], kIq4Hi = kIq4nlValues[14] + kIq4nlValues[15];
 struct Iq4Table {
-  uint8_t index[kIq4Cells];
+  uint8_t index[kIq4Hi - kIq4Lo];
   constexpr Iq4Table() : index() {
-    for (int k = 0; k < kIq4Cells; ++k) {
-      const double v = kIq4Lo + 0.5 * k + 0.25;  // inside the cell
-      int best = 0;
-      for (int j = 1; j < 16; ++j)
-        if (std::abs(v - kIq4nlValues[j]) < std::abs(v - kIq4nlValues[best])) best = j;
-      index[k] = uint8_t(best);
+    for (int f = kIq4Lo; f < kIq4Hi; ++f) {
+      int j = 0;
+      while (j < 15 && f >= kIq4nlValues[j] + kIq4nlValues[j + 1]) ++j;
+      index[f - kIq4Lo] = uint8_t(j);
     }
   }
 };
@@ -267,11 +267,29 @@ constexpr Iq4Table kIq4Table;
 }  // namespace
 
 int NearestIq4(float v) {
-  if (!(v > float(kIq4Lo))) return 0;
-  if (v >= float(kIq4Hi)) return 15;
-  const int cell = int((v - float(kIq4Lo)) * 2.f);  // positive: truncation is floor
-  return kIq4Table.index[cell < kIq4Cells ? cell : kIq4Cells - 1];
+  const float v2 = v + v;
+  if (!(v2 >= float(kIq4Lo))) return 0;  // also NaN
+  if (v2 >= float(kIq4Hi)) return 15;
+  return kIq4Table.index[int(std::floor(v2)) - kIq4Lo];
 }
+
+namespace {
+
+// Least-squares fit of x ~ d * grid[L] with L the nearest levels of id * x: accumulates
+// sum(w q x) and sum(w q^2) in float, term by term in order (as ggml, so that the choice between
+// two candidates, and with it the file, is the same as llama-quantize's).
+void Iq4Sums(int n, const float* x, const float* w, float id, float* sumqx, float* sumq2) {
+  float qx = 0, q2 = 0;
+  for (int i = 0; i < n; ++i) {
+    const float q = float(kIq4nlValues[NearestIq4(id * x[i])]);
+    qx += w[i] * q * x[i];
+    q2 += w[i] * q * q;
+  }
+  *sumqx = qx;
+  *sumq2 = q2;
+}
+
+}  // namespace
 
 float QuantizeIq4(int n, const float* x, const float* w, uint8_t* L, int ntry) {
   float amax;
@@ -280,51 +298,29 @@ float QuantizeIq4(int n, const float* x, const float* w, uint8_t* L, int ntry) {
     for (int i = 0; i < n; ++i) L[i] = uint8_t(NearestIq4(0));
     return 0;
   }
-  double best_qx = 0, best_q2 = 0;
-  bool have = false;
-  uint8_t tmp[256];
-  // The extreme value maps near -127 (negative scale) or near +113 (positive scale).
-  for (int sign = 0; sign < 2; ++sign) {
-    for (int k = -ntry; k <= ntry; ++k) {
-      const float target = sign == 0 ? float(kIq4nlValues[0]) + float(k)
-                                     : float(kIq4nlValues[15]) + float(k);
-      const float id = target / max;
-      double qx = 0, q2 = 0;
-      for (int i = 0; i < n; ++i) {
-        tmp[i] = uint8_t(NearestIq4(id * x[i]));
-        const double q = kIq4nlValues[tmp[i]];
-        qx += double(w[i]) * x[i] * q;
-        q2 += double(w[i]) * q * q;
-      }
-      if (!have || (q2 > 0 && (best_q2 == 0 || qx * qx * best_q2 > best_qx * best_qx * q2))) {
-        for (int i = 0; i < n; ++i) L[i] = tmp[i];
-        best_qx = qx;
-        best_q2 = q2;
-        have = true;
-      }
+  // The candidates are those of ggml's reference search: first the extreme at +127 (past the
+  // short end of the grid, so it lands on +113), then the extreme at -127 + k for |k| <= ntry,
+  // on the long end. Trying the short end as thoroughly (extreme at 113 + k) finds scales with a
+  // ~2 % smaller squared error, but it gives the block's extreme the short end in a third of the
+  // blocks instead of 3 %, and on ds3-small (IQ4_NL, |x| weights) that raised the mean KL from
+  // 2.19e-3 to 2.89e-3, and to 4.2e-3 with the short end only: the error measure misses this.
+  float sumqx, sumq2;
+  Iq4Sums(n, x, w, 1.f / (max / 127.f), &sumqx, &sumq2);
+  float d = sumq2 > 0 ? sumqx / sumq2 : 0.f;
+  float best = d * sumqx;
+  for (int k = -ntry; k <= ntry; ++k) {
+    Iq4Sums(n, x, w, float(k + kIq4nlValues[0]) / max, &sumqx, &sumq2);
+    // Least-squares error is sum(wx^2) - sumqx^2/sumq2: keep the largest sumqx^2/sumq2.
+    if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
+      d = sumqx / sumq2;
+      best = d * sumqx;
     }
   }
-  if (best_q2 <= 0 || best_qx == 0) {  // weights all zero: plain scaling of the extreme to -127
-    const float d = max / float(kIq4nlValues[0]);
-    for (int i = 0; i < n; ++i) L[i] = uint8_t(NearestIq4(x[i] / d));
-    return d;
-  }
-  // Lloyd rounds: re-index under the fitted scale, refit; keep while the error drops.
-  for (int iter = 0; iter < 4; ++iter) {
-    const float id = float(best_q2 / best_qx);
-    double qx = 0, q2 = 0;
-    for (int i = 0; i < n; ++i) {
-      tmp[i] = uint8_t(NearestIq4(id * x[i]));
-      const double q = kIq4nlValues[tmp[i]];
-      qx += double(w[i]) * x[i] * q;
-      q2 += double(w[i]) * q * q;
-    }
-    if (!(q2 > 0 && qx * qx * best_q2 > best_qx * best_qx * q2)) break;
-    for (int i = 0; i < n; ++i) L[i] = tmp[i];
-    best_qx = qx;
-    best_q2 = q2;
-  }
-  return float(best_qx / best_q2);
+  // Only for magnitudes near the float limit (the float sums overflow): plain scaling.
+  if (!std::isfinite(d)) d = max / float(kIq4nlValues[0]);
+  const float id = d != 0.f ? 1.f / d : 0.f;
+  for (int i = 0; i < n; ++i) L[i] = uint8_t(NearestIq4(id * x[i]));
+  return d;
 }
 
 void BlockWeights(const float* x, int n, const float* importance, float sigma2, WeightKind kind,

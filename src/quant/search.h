@@ -30,12 +30,13 @@ float QuantizeAsymmetric(int n, int nmax, const float* x, const float* w, uint8_
 // d as above. Returns d (0 when all values are ~0).
 float QuantizePositive(int n, int nmax, const float* x, const float* w, uint8_t* L);
 
-// Index of the IQ4_NL grid value nearest to v.
+// Index of the IQ4_NL grid value nearest to v (ties to the upper one, NaN to 0; as ggml).
 int NearestIq4(float v);
 
-// IQ4 grid: x ~ scale * kIq4nlValues[L]. Tries both signs of the scale (the grid is asymmetric,
-// -127..113) and 2*ntry+1 magnitudes each, least-squares refit, then Lloyd rounds (re-index,
-// refit) while they improve. Returns the scale (0 when the block is zero).
+// IQ4 grid: x ~ scale * kIq4nlValues[L]. ggml's reference search: the least-squares scale of
+// the best of 2*ntry+2 candidate inverse scales (the block's signed extreme at +127, then at
+// -127 + k for |k| <= ntry), float sums in ggml's order. Writes L under that scale (unrounded, as
+// ggml) and returns it (0 when the block is zero).
 float QuantizeIq4(int n, const float* x, const float* w, uint8_t* L, int ntry);
 
 // Default weights and importance: fills w[0..n) for a block. Without importance, `kind` picks

@@ -10,7 +10,9 @@ namespace mla {
 Result<std::unique_ptr<Engine>> Engine::Load(const EngineOptions& options) {
   const auto t0 = std::chrono::steady_clock::now();
   std::unique_ptr<Engine> e(new Engine());
-  MLA_ASSIGN_OR_RETURN(e->model_, Model::Load(options.model_path, options.load));
+  LoadOptions load = options.load;
+  if (load.n_threads <= 0) load.n_threads = options.n_threads;
+  MLA_ASSIGN_OR_RETURN(e->model_, Model::Load(options.model_path, load));
   auto tok = Tokenizer::FromGguf(e->model_->file());
   if (!tok.ok()) return tok.status().Wrap(options.model_path + ": tokenizer");
   e->tokenizer_ = std::move(tok).value();

@@ -5,15 +5,11 @@
 //
 // On this small MoE model the mean KL of the good types is dominated by a handful of positions
 // where the rounding of the weights moves a routing decision (one such position adds ~2.5e-4 to
-// the mean; which positions flip changes with any rounding difference, in the file or in the
-// engine). So when the mean is over the bar, the file is compared with the peer's own file run by
-// this engine on the same tokens, without the 1 % (5) worst positions of each: it passes if that
-// trimmed mean is within 1.15 x the peer file's + 1e-4. Everything is printed; a quantizer that is
-// worse in general (not in a few routing flips) still fails.
+// the mean), so a failure prints the mean without the 5 worst positions. Measured: Q5_K_M is the
+// closest to its bar (1.204e-3 against 1.218e-3) because of one such position (KL 0.12); without
+// the 20 worst positions it is 0.94 of the peer's own file run by this engine.
 #include <gtest/gtest.h>
 
-#include <algorithm>
-#include <fstream>
 #include <map>
 #include <sstream>
 
@@ -57,22 +53,16 @@ TEST_P(QuantizeKl, WithinTheBarOfThePeer) {
   auto r = convert::QuantizeGguf(o);
   ASSERT_TRUE(r.ok()) << r.status().message();
   const std::string tokens = "models/ds3-small.eval-tokens.txt", ref = "models/ds3-small.ref.npy";
-  std::vector<float> ours, theirs;
+  std::vector<float> ours;
   const KlStats s = KlAgainstReference(out, tokens, ref, &ours, DType::F16);
   std::printf("%-7s mean KL %.3e  top-1 %.4f  peer %.3e  ratio %.3f  bar %.3e\n", type.c_str(), s.mean_kl, s.top1,
               peer, s.mean_kl / peer, bar);
   if (s.mean_kl <= bar) return;
-  const KlStats p = KlAgainstReference(Fixture("models/ds3-small." + type + ".gguf"), tokens, ref, &theirs, DType::F16);
   std::vector<int64_t> shape;
   const std::vector<float> refl = ReadNpyF32(Fixture(ref), &shape);
-  const double ours_trim = TrimmedMean(PerPositionKl(refl.data(), ours.data(), shape[0], shape[1]), 5);
-  const double theirs_trim = TrimmedMean(PerPositionKl(refl.data(), theirs.data(), shape[0], shape[1]), 5);
-  std::printf("%-7s over the bar; the peer's own file run by this engine: mean KL %.3e; without the 5 worst "
-              "positions: ours %.3e, peer's file %.3e (ratio %.3f)\n",
-              type.c_str(), p.mean_kl, ours_trim, theirs_trim, ours_trim / theirs_trim);
-  EXPECT_LE(ours_trim, 1.15 * theirs_trim + 1e-4)
-      << type << ": mean KL " << s.mean_kl << " exceeds 1.15 x peer + 1e-4 = " << bar
-      << " and the excess is not confined to a few positions";
+  const double trimmed = TrimmedMean(PerPositionKl(refl.data(), ours.data(), shape[0], shape[1]), 5);
+  ADD_FAILURE() << type << ": mean KL " << s.mean_kl << " exceeds 1.15 x peer + 1e-4 = " << bar
+                << " (without the 5 worst of the " << shape[0] << " positions: " << trimmed << ")";
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, QuantizeKl,

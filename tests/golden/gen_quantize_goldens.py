@@ -3,6 +3,9 @@
 quantizers (`gguf.quants.quantize`, bit-exact with ggml's quantize_row_*_ref) produce for a
 deterministic set of rows. tests/quant/quantize_golden_test.cc builds the same rows (same integer
 generator, exactly representable floats) and checks mla's QuantizeRow without importance.
+gguf has no IQ4_NL quantizer: iq4_nl_quantize() below is a numpy re-implementation of the
+algorithm of ggml's quantize_iq4_nl (what llama-quantize runs, ntry = 7), in float32 with the
+sums in ggml's order.
 
 Run by hand (output is committed):  python3 tests/golden/gen_quantize_goldens.py
 """
@@ -53,6 +56,61 @@ def make_rows() -> np.ndarray:
     return np.stack(rows)
 
 
+IQ4NL_VALUES = np.array([-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113], dtype=np.int32)
+
+
+def iq4_nl_quantize(rows: np.ndarray, ntry: int = 7) -> np.ndarray:
+    """ggml's IQ4_NL search without importance, vectorized over the blocks of 32: weights x^2;
+    candidate inverse scales 127/max (the signed extreme at +127) then (k - 127)/max for
+    |k| <= ntry; each scored by its least-squares scale (sumqx^2/sumq2 must beat the best);
+    d = f16 of the best scale; levels re-indexed under the unrounded scale. The nearest level of
+    v is the number of midpoints at or below v (ties go up), tested as 2v >= a + b."""
+    f32 = np.float32
+    x = rows.reshape(-1, 32).astype(f32)
+    nb = x.shape[0]
+    values = IQ4NL_VALUES.astype(f32)
+    sums2 = (IQ4NL_VALUES[:-1] + IQ4NL_VALUES[1:]).astype(f32)
+
+    def index(v):
+        return np.searchsorted(sums2, (v + v).astype(f32), side="right")
+
+    w = (x * x).astype(f32)
+    ax = np.abs(x)
+    imax = np.argmax(ax, axis=1)  # the first of equal magnitudes
+    mx = x[np.arange(nb), imax]
+    zero = ax[np.arange(nb), imax] < f32(1e-15)
+    mx = np.where(zero, f32(1), mx).astype(f32)
+
+    def fit(inv):
+        q = values[index((inv[:, None] * x).astype(f32))]
+        sqx = np.zeros(nb, f32)
+        sq2 = np.zeros(nb, f32)
+        for j in range(32):  # float32, term by term in order
+            wq = (w[:, j] * q[:, j]).astype(f32)
+            sqx = (sqx + (wq * x[:, j]).astype(f32)).astype(f32)
+            sq2 = (sq2 + (wq * q[:, j]).astype(f32)).astype(f32)
+        return sqx, sq2
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = (-mx / f32(-127)).astype(f32)
+        sqx, sq2 = fit((f32(1) / d).astype(f32))
+        d = np.where(sq2 > 0, sqx / sq2, f32(0)).astype(f32)
+        best = (d * sqx).astype(f32)
+        for k in range(-ntry, ntry + 1):
+            sqx, sq2 = fit((f32(k - 127) / mx).astype(f32))
+            better = (sq2 > 0) & ((sqx * sqx).astype(f32) > (best * sq2).astype(f32))
+            nd = (sqx / sq2).astype(f32)
+            d = np.where(better, nd, d).astype(f32)
+            best = np.where(better, (nd * sqx).astype(f32), best).astype(f32)
+        d = np.where(zero, f32(0), d).astype(f32)
+        inv = np.where(d != 0, f32(1) / d, f32(0)).astype(f32)
+    L = index((inv[:, None] * x).astype(f32)).astype(np.uint8)
+    out = np.zeros((nb, 18), np.uint8)
+    out[:, :2] = d.astype(np.float16).view(np.uint8).reshape(nb, 2)
+    out[:, 2:] = L[:, :16] | (L[:, 16:] << 4)
+    return out
+
+
 def main() -> None:
     rows = make_rows()
     out_path = os.path.join(HERE, "quantize_goldens.tsv")
@@ -65,6 +123,8 @@ def main() -> None:
             q = quants.quantize(rows, gguf.GGMLQuantizationType[qt])
             q = np.ascontiguousarray(q).view(np.uint8)
             f.write(f"{qt}\t{rows.shape[0]}\t{N}\t{hashlib.sha256(q.tobytes()).hexdigest()}\t{in_hash}\n")
+        q = iq4_nl_quantize(rows)
+        f.write(f"IQ4_NL\t{rows.shape[0]}\t{N}\t{hashlib.sha256(q.tobytes()).hexdigest()}\t{in_hash}\n")
     print(f"wrote {out_path}")
 
 

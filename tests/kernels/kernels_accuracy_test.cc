@@ -117,6 +117,9 @@ TEST(KernelsAccuracy, ActQ8x32Layout) {
         for (int i = 0; i < 4; ++i) s += a[b].qs[4 * j + i];
         EXPECT_EQ(a[b].neg_sums[j], -ActQ8x32Offset(weight) * s);
       }
+      int total = 0;
+      for (int i = 0; i < 32; ++i) total += a[b].qs[i];
+      EXPECT_EQ(a[b].neg_sum, -ActQ8x32Offset(weight) * total);
       for (int i = 0; i < 32; ++i) {
         EXPECT_GE(a[b].qs[i], -127);
         EXPECT_NEAR(a[b].d * a[b].qs[i], x[b * 32 + i], a[b].d * 0.5f + 1e-7f);

@@ -1,0 +1,142 @@
+// Row-interleaved weights (kernels_internal.h BlockR16): the repacking done once at load, the
+// scalar twins of the interleaved kernels (the oracle of the SIMD ones, bit for bit) and the
+// public entry points of kernels.h.
+#include <cmath>
+#include <cstring>
+
+#include "base/fp16.h"
+#include "kernels/kernels_internal.h"
+#include "quant/blocks.h"
+#include "quant/quant.h"
+
+namespace mla::kernels {
+namespace {
+
+using quant::BlockIQ4_NL;
+using quant::BlockQ4_0;
+using quant::BlockQ8_0;
+
+// 16 rows of `row_bytes` at `rows` -> the group's BlockR16 sequence at `out`.
+template <class Block, int kChunks>
+void InterleaveGroup(const uint8_t* rows, size_t row_bytes, uint8_t* out) {
+  const int64_t nb = int64_t(row_bytes / sizeof(Block));
+  auto* dst = reinterpret_cast<BlockR16<kChunks>*>(out);
+  for (int64_t b = 0; b < nb; ++b) {
+    for (int i = 0; i < 16; ++i) {
+      const Block& x = reinterpret_cast<const Block*>(rows + size_t(i) * row_bytes)[b];
+      dst[b].d[i] = x.d;
+      for (int c = 0; c < kChunks; ++c) {
+        uint32_t quad;
+        std::memcpy(&quad, x.qs + 4 * c, 4);
+        if (kChunks == 8) quad ^= 0x80808080u;  // Q8_0: q + 128
+        std::memcpy(&dst[b].q[c][4 * i], &quad, 4);
+      }
+    }
+  }
+}
+
+// Signed level of element k (0..31) of row i in an interleaved block.
+template <DType T>
+int Level(const uint8_t* q, int i, int k) {
+  if constexpr (T == DType::Q8_0) {
+    return int(q[(k / 4) * 64 + 4 * i + k % 4]) - 128;
+  } else {
+    const int e = k % 16;
+    const uint8_t byte = q[(e / 4) * 64 + 4 * i + e % 4];
+    const int nibble = k < 16 ? byte & 0xF : byte >> 4;
+    if constexpr (T == DType::IQ4_NL) return quant::kIq4nlValues[nibble];
+    return nibble - 8;
+  }
+}
+
+template <DType T, int kChunks>
+void GemmR16(const uint8_t* w, size_t row_bytes, const void* act, size_t act_stride,
+             int64_t n_tokens, int64_t n, int64_t r0, int64_t r1, float* y, int64_t ldy) {
+  const int64_t nb = n / 32;
+  for (int64_t g = r0 / 16; g < r1 / 16; ++g) {
+    const auto* blk = reinterpret_cast<const BlockR16<kChunks>*>(w + size_t(g) * 16 * row_bytes);
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      const auto* a = reinterpret_cast<const ActQ8x32*>(static_cast<const uint8_t*>(act) +
+                                                        size_t(t) * act_stride);
+      for (int i = 0; i < 16; ++i) {
+        float acc = 0.f;
+        for (int64_t b = 0; b < nb; ++b) {
+          int32_t sum = 0;
+          for (int k = 0; k < 32; ++k) sum += Level<T>(&blk[b].q[0][0], i, k) * a[b].qs[k];
+          acc = std::fma(F16ToF32(blk[b].d[i]) * a[b].d, float(sum), acc);
+        }
+        y[t * ldy + (g * 16 + i - r0)] = acc;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+namespace scalar {
+void GemmQ4_0R16(const uint8_t* w, size_t row_bytes, const void* act, size_t act_stride,
+                 int64_t n_tokens, int64_t n, int64_t r0, int64_t r1, float* y, int64_t ldy) {
+  GemmR16<DType::Q4_0, 4>(w, row_bytes, act, act_stride, n_tokens, n, r0, r1, y, ldy);
+}
+void GemmQ8_0R16(const uint8_t* w, size_t row_bytes, const void* act, size_t act_stride,
+                 int64_t n_tokens, int64_t n, int64_t r0, int64_t r1, float* y, int64_t ldy) {
+  GemmR16<DType::Q8_0, 8>(w, row_bytes, act, act_stride, n_tokens, n, r0, r1, y, ldy);
+}
+void GemmIQ4_NLR16(const uint8_t* w, size_t row_bytes, const void* act, size_t act_stride,
+                   int64_t n_tokens, int64_t n, int64_t r0, int64_t r1, float* y, int64_t ldy) {
+  GemmR16<DType::IQ4_NL, 4>(w, row_bytes, act, act_stride, n_tokens, n, r0, r1, y, ldy);
+}
+}  // namespace scalar
+
+bool CanInterleave(DType weight) {
+  return weight == DType::Q4_0 || weight == DType::Q8_0 || weight == DType::IQ4_NL;
+}
+
+void InterleaveRows(DType weight, const uint8_t* src, uint8_t* dst, int64_t n_rows,
+                    size_t row_bytes) {
+  for (int64_t r = 0; r + kInterleaveRows <= n_rows; r += kInterleaveRows) {
+    const uint8_t* rows = src + size_t(r) * row_bytes;
+    uint8_t* out = dst + size_t(r) * row_bytes;
+    if (weight == DType::Q8_0)
+      InterleaveGroup<BlockQ8_0, 8>(rows, row_bytes, out);
+    else if (weight == DType::Q4_0)
+      InterleaveGroup<BlockQ4_0, 4>(rows, row_bytes, out);
+    else
+      InterleaveGroup<BlockIQ4_NL, 4>(rows, row_bytes, out);
+  }
+}
+
+void DequantizeInterleavedRow(DType weight, const uint8_t* w, size_t row_bytes, int64_t n, int64_t r,
+                              float* out) {
+  const int chunks = weight == DType::Q8_0 ? 8 : 4;
+  const size_t block_bytes = 2 + size_t(chunks) * 4;  // the original block: f16 d, then qs
+  const size_t group_block = 16 * block_bytes;        // one BlockR16
+  const uint8_t* group = w + size_t(r / 16) * 16 * row_bytes;
+  const int i = int(r % 16);
+  uint8_t block[2 + 32];
+  for (int64_t b = 0; b < n / 32; ++b) {
+    const uint8_t* g = group + size_t(b) * group_block;
+    std::memcpy(block, g + 2 * i, 2);
+    for (int c = 0; c < chunks; ++c) {
+      uint32_t quad;
+      std::memcpy(&quad, g + 32 + size_t(c) * 64 + 4 * size_t(i), 4);
+      if (chunks == 8) quad ^= 0x80808080u;
+      std::memcpy(block + 2 + 4 * c, &quad, 4);
+    }
+    quant::DequantizeRow(weight, block, out + 32 * b, 32);
+  }
+}
+
+void GemmRowsInterleaved(DType weight, const uint8_t* w, size_t row_bytes, const void* act,
+                         size_t act_stride, int64_t n_tokens, int64_t n, int64_t r0, int64_t r1,
+                         float* y, int64_t ldy) {
+  ActiveTable().For(weight).gemm_interleaved(w, row_bytes, act, act_stride, n_tokens, n, r0, r1,
+                                             y, ldy);
+}
+
+const char* KernelName(DType weight, bool interleaved) {
+  const TypeKernels& k = ActiveTable().For(weight);
+  return interleaved ? k.name_interleaved : k.name;
+}
+
+}  // namespace mla::kernels
