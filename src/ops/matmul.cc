@@ -63,10 +63,12 @@ void MatMulGroups(ThreadPool& pool, const Matrix& w, int64_t n_groups, const flo
   else
     ParallelFor(pool, n_act, prepare);
 
-  // 2. Output rows in fixed chunks, per group.
+  // 2. Output rows in fixed chunks, per group; each thread takes one contiguous run of chunks so
+  //    that its weights stream sequentially (which thread computes a chunk never changes its bits).
   const int64_t row_chunk = w.interleaved ? kRowChunkInterleaved : kRowChunk;
   const int64_t chunks = (rows + row_chunk - 1) / row_chunk;
-  ParallelFor(pool, n_groups * chunks, [&](int64_t task, int) {
+  const int64_t n_chunks = n_groups * chunks;
+  const auto run_chunk = [&](int64_t task) {
     const int64_t g = task / chunks;
     const int64_t r0 = (task % chunks) * row_chunk;
     const int64_t r1 = std::min(rows, r0 + row_chunk);
@@ -82,6 +84,11 @@ void MatMulGroups(ThreadPool& pool, const Matrix& w, int64_t n_groups, const flo
       kernels::GemmRows(w.type, wg, w.row_bytes, ag, stride, n_tokens, w.n_in, r0, r1, yg + r0,
                         ldy);
     }
+  };
+  const int64_t parts = std::min<int64_t>(pool.size(), n_chunks);
+  ParallelFor(pool, parts, [&](int64_t part, int) {
+    for (int64_t task = n_chunks * part / parts; task < n_chunks * (part + 1) / parts; ++task)
+      run_chunk(task);
   });
 }
 

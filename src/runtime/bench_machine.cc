@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "base/cpu.h"
+#include "base/huge_buffer.h"
 #include "kernels/kernels.h"
 #include "quant/quant.h"
 
@@ -51,10 +52,6 @@ __attribute__((target("avx2"))) uint64_t SumAvx2(const uint64_t* p, size_t n) {
   return out[0] ^ out[1] ^ out[2] ^ out[3];
 }
 
-struct FreeDeleter {
-  void operator()(void* p) const { std::free(p); }
-};
-
 }  // namespace
 
 Result<Measured> MeasureReadBandwidth(ThreadPool& pool, uint64_t bytes, int passes) {
@@ -63,9 +60,14 @@ Result<Measured> MeasureReadBandwidth(ThreadPool& pool, uint64_t bytes, int pass
                   (unsigned long long)bytes, passes);
   const int nt = pool.size();
   const size_t chunk = size_t(bytes / uint64_t(nt)) / 4096 * 4096;  // per thread, page aligned
-  std::unique_ptr<uint64_t, FreeDeleter> buf(
-      static_cast<uint64_t*>(std::aligned_alloc(4096, chunk * size_t(nt))));
-  if (!buf) return Errorf("bandwidth test: cannot allocate %llu bytes", (unsigned long long)bytes);
+  // Huge pages, as the repacked weights use (model/weights.h).
+  auto mem = HugeBuffer::Allocate(chunk * size_t(nt));
+  if (!mem.ok()) return Errorf("bandwidth test: %s", mem.status().message().c_str());
+  const HugeBuffer& huge = mem.value();
+  struct View {
+    const HugeBuffer& h;
+    uint64_t* get() const { return reinterpret_cast<uint64_t*>(h.data()); }
+  } buf{huge};
   // Each thread touches its own part first, so pages are local to it.
   pool.Run(nt, [&](int64_t t, int) {
     uint8_t* p = reinterpret_cast<uint8_t*>(buf.get()) + size_t(t) * chunk;
@@ -108,6 +110,12 @@ Result<Measured> MeasureKernelPeak(ThreadPool& pool, DType type, int passes, dou
     }
     quant::QuantizeRow(type, f.data(), w.data() + size_t(r) * row_bytes, kCols);
   }
+  // The layout the model runs (weights.h): interleaved where the type has those kernels.
+  const bool interleaved = kernels::CanInterleave(type);
+  if (interleaved) {
+    std::vector<uint8_t> rows = w;
+    kernels::InterleaveRows(type, rows.data(), w.data(), kRows, row_bytes);
+  }
   const size_t act_bytes = kernels::ActivationRowBytes(type, kCols);
   std::vector<uint8_t> act(act_bytes * kTokens);
   for (int64_t t = 0; t < kTokens; ++t) {
@@ -118,9 +126,15 @@ Result<Measured> MeasureKernelPeak(ThreadPool& pool, DType type, int passes, dou
   std::vector<float> y(static_cast<size_t>(kTokens * kRows));
   auto run_once = [&] {
     pool.Run(nt, [&](int64_t t, int) {
-      const int64_t r0 = kRows * t / nt, r1 = kRows * (t + 1) / nt;
-      kernels::GemmRows(type, w.data(), row_bytes, act.data(), act_bytes, kTokens, kCols, r0, r1,
-                        y.data() + r0, kRows);
+      const int64_t groups = kRows / kernels::kInterleaveRows;
+      const int64_t r0 = groups * t / nt * kernels::kInterleaveRows,
+                    r1 = groups * (t + 1) / nt * kernels::kInterleaveRows;
+      if (interleaved)
+        kernels::GemmRowsInterleaved(type, w.data(), row_bytes, act.data(), act_bytes, kTokens, kCols, r0, r1,
+                                     y.data() + r0, kRows);
+      else
+        kernels::GemmRows(type, w.data(), row_bytes, act.data(), act_bytes, kTokens, kCols, r0, r1,
+                          y.data() + r0, kRows);
     });
   };
   run_once();  // warm caches and the pool
