@@ -42,6 +42,14 @@ void GemmRows(DType weight, const uint8_t* w, size_t row_bytes, const void* act,
               size_t act_stride, int64_t n_tokens, int64_t n, int64_t r0, int64_t r1, float* y,
               int64_t ldy);
 
+// ---- Weighted sums of rows (the value side of latent attention) -------------------------------
+// o[h·ldo + j] += Σ_{i < n_rows} p[h·ldp + i] · x_i[j] for h < n_out, j < n_cols, where x_i is row
+// i of `rows` (F32 or F16, row_bytes apart). One fused multiply-add chain per output element in
+// row order: the same bits on every ISA.
+bool CanAccumulateRows(DType type);
+void AccumulateRows(DType type, const uint8_t* rows, size_t row_bytes, int64_t n_rows, const float* p,
+                    int64_t ldp, int64_t n_out, float* o, int64_t ldo, int64_t n_cols);
+
 // ---- Row-interleaved weights ---------------------------------------------------------------------
 // Q4_0, Q8_0 and IQ4_NL matrices whose row count is a multiple of kInterleaveRows can be copied
 // once at load into groups of 16 rows whose blocks sit side by side (kernels_internal.h BlockR16;

@@ -151,6 +151,9 @@ void GemmDequantF32(DType type, AccumulateF32Fn accumulate, const uint8_t* w, si
   void QuantizeActQ8x32(const float* x, ActQ8x32* dst, int64_t n, int offset);                  \
   void QuantizeQ8K(const float* x, quant::BlockQ8_K* dst, int64_t n);                           \
   void AccumulateF32(const float* w, const float* a, int64_t n, float* acc16);                 \
+  void AccumulateRowsF(DType type, const uint8_t* rows, size_t row_bytes, int64_t n_rows,       \
+                       const float* p, int64_t ldp, int64_t n_out, float* o, int64_t ldo,      \
+                       int64_t j0, int64_t j1);                                                 \
   MLA_KERNELS_DECLARE_GEMM(Q4_0)                                                                \
   MLA_KERNELS_DECLARE_GEMM(Q4_1)                                                                \
   MLA_KERNELS_DECLARE_GEMM(Q5_0)                                                                \

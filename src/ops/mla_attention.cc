@@ -5,6 +5,7 @@
 #include <cstring>
 #include <limits>
 
+#include "kernels/kernels.h"
 #include "ops/parallel.h"
 #include "ops/vec.h"
 #include "quant/quant.h"
@@ -30,15 +31,21 @@ void ReadLatentRows(const LatentView& cache, int64_t r0, int64_t n, float* out) 
 }
 
 size_t MlaAttentionScratchFloats(const LatentView& cache, int64_t n_head) {
-  // converted rows + scores + per-head running max and sum
-  return size_t(kChunk * cache.row_elems + kChunk + 2 * n_head);
+  // converted rows + scores (n_head x chunk) + per-head running max and sum
+  return size_t(kChunk * cache.row_elems + n_head * kChunk + 2 * n_head);
 }
 
+// Per token and head (spec §3.5 absorbed form): scores of q = [q_abs | q_pe] against whole cache
+// rows, online softmax over chunks, o_lat = Σ p·c_KV. Scores are a small GEMM (cache rows as the
+// matrix, the heads' queries as its inputs) and the value sum is kernels::AccumulateRows, both
+// reading f16 / f32 rows in place; other cache types are converted to f32 a chunk at a time.
 void MlaAttention(ThreadPool& pool, const LatentView& cache, const MlaAttentionArgs& a,
                   float* scratch) {
   const int64_t nk = cache.n_latent + cache.n_rope;  // score dot length
   const int64_t nl = cache.n_latent;
   const size_t per_thread = MlaAttentionScratchFloats(cache, a.n_head);
+  const bool in_place = kernels::CanAccumulateRows(cache.type);
+  const DType row_type = in_place ? cache.type : DType::F32;
   // Split heads only when there are fewer tokens than threads (decode); grouping never changes
   // a (token, head) result, only who computes it.
   const int64_t groups =
@@ -49,50 +56,56 @@ void MlaAttention(ThreadPool& pool, const LatentView& cache, const MlaAttentionA
     const int64_t t = task / groups;
     const int64_t h0 = (task % groups) * heads_per_group;
     const int64_t h1 = std::min(a.n_head, h0 + heads_per_group);
+    const int64_t nh = h1 - h0;
     float* rows = scratch + size_t(thread) * per_thread;
-    float* scores = rows + kChunk * cache.row_elems;
-    float* run_max = scores + kChunk;
+    float* scores = rows + kChunk * cache.row_elems;  // nh x kChunk
+    float* run_max = scores + a.n_head * kChunk;
     float* run_sum = run_max + a.n_head;
-    for (int64_t h = h0; h < h1; ++h) {
+    const float* q = a.q + (t * a.n_head + h0) * a.q_stride;
+    float* o = a.o_lat + (t * a.n_head + h0) * nl;
+    for (int64_t h = 0; h < nh; ++h) {
       run_max[h] = -std::numeric_limits<float>::infinity();
       run_sum[h] = 0;
-      std::fill_n(a.o_lat + (t * a.n_head + h) * nl, nl, 0.0f);
+      std::fill_n(o + h * nl, nl, 0.0f);
     }
     const int64_t n_vis = a.n_visible[t];
     for (int64_t c0 = 0; c0 < n_vis; c0 += kChunk) {
       const int64_t n = std::min(kChunk, n_vis - c0);
-      const float* chunk;
-      if (cache.type == DType::F32) {
-        chunk = reinterpret_cast<const float*>(cache.data + size_t(c0) * cache.row_bytes);
+      const uint8_t* chunk;
+      size_t row_bytes;
+      if (in_place) {
+        chunk = cache.data + size_t(c0) * cache.row_bytes;
+        row_bytes = cache.row_bytes;
       } else {
         ReadLatentRows(cache, c0, n, rows);
-        chunk = rows;
+        chunk = reinterpret_cast<const uint8_t*>(rows);
+        row_bytes = size_t(cache.row_elems) * sizeof(float);
       }
-      const int64_t stride = cache.row_elems;
-      for (int64_t h = h0; h < h1; ++h) {
-        const float* q = a.q + (t * a.n_head + h) * a.q_stride;
-        float* o = a.o_lat + (t * a.n_head + h) * nl;
+      kernels::GemmRows(row_type, chunk, row_bytes, q, size_t(a.q_stride) * sizeof(float), nh, nk, 0, n,
+                        scores, kChunk);
+      for (int64_t h = 0; h < nh; ++h) {
+        float* s = scores + h * kChunk;
         float m = run_max[h];
         for (int64_t i = 0; i < n; ++i) {
-          scores[i] = a.scale * Dot(q, chunk + i * stride, nk);
-          m = std::max(m, scores[i]);
+          s[i] *= a.scale;
+          m = std::max(m, s[i]);
         }
         // Online softmax: rescale what was accumulated under the old maximum.
         const float rescale = std::exp(run_max[h] - m);
         float sum = run_sum[h] * rescale;
-        if (rescale != 1.0f) Scale(o, rescale, nl);
+        if (rescale != 1.0f) Scale(o + h * nl, rescale, nl);
         for (int64_t i = 0; i < n; ++i) {
-          const float p = std::exp(scores[i] - m);
-          sum += p;
-          Axpy(o, p, chunk + i * stride, nl);
+          s[i] = std::exp(s[i] - m);
+          sum += s[i];
         }
         run_max[h] = m;
         run_sum[h] = sum;
       }
+      kernels::AccumulateRows(row_type, chunk, row_bytes, n, scores, kChunk, nh, o, nl, nl);
     }
-    for (int64_t h = h0; h < h1; ++h) {
+    for (int64_t h = 0; h < nh; ++h) {
       if (run_sum[h] <= 0) continue;
-      Scale(a.o_lat + (t * a.n_head + h) * nl, 1.0f / run_sum[h], nl);
+      Scale(o + h * nl, 1.0f / run_sum[h], nl);
     }
   });
 }

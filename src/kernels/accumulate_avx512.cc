@@ -1,0 +1,69 @@
+// AVX-512 AccumulateRows: 8 output rows x 32 columns of accumulators in registers, one pass over
+// the input rows (f16 converted in registers). Columns past the last multiple of 32 go to the
+// scalar twin (same fused multiply-adds, same bits).
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/kernels_internal.h"
+
+namespace mla::kernels::avx512 {
+namespace {
+
+inline __m512 Load16(DType type, const uint8_t* row, int64_t j) {
+  if (type == DType::F16)
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * j)));
+  return _mm512_loadu_ps(reinterpret_cast<const float*>(row) + j);
+}
+
+template <int H>
+void Block(DType type, const uint8_t* rows, size_t row_bytes, int64_t n_rows, const float* p, int64_t ldp,
+           float* o, int64_t ldo, int64_t j) {
+  __m512 acc[H][2];
+  for (int h = 0; h < H; ++h) {
+    acc[h][0] = _mm512_loadu_ps(o + h * ldo + j);
+    acc[h][1] = _mm512_loadu_ps(o + h * ldo + j + 16);
+  }
+  for (int64_t i = 0; i < n_rows; ++i) {
+    const uint8_t* row = rows + size_t(i) * row_bytes;
+    const __m512 x0 = Load16(type, row, j), x1 = Load16(type, row, j + 16);
+#pragma GCC unroll 8
+    for (int h = 0; h < H; ++h) {
+      const __m512 ph = _mm512_set1_ps(p[h * ldp + i]);
+      acc[h][0] = _mm512_fmadd_ps(ph, x0, acc[h][0]);
+      acc[h][1] = _mm512_fmadd_ps(ph, x1, acc[h][1]);
+    }
+  }
+  for (int h = 0; h < H; ++h) {
+    _mm512_storeu_ps(o + h * ldo + j, acc[h][0]);
+    _mm512_storeu_ps(o + h * ldo + j + 16, acc[h][1]);
+  }
+}
+
+}  // namespace
+
+void AccumulateRowsF(DType type, const uint8_t* rows, size_t row_bytes, int64_t n_rows, const float* p,
+                     int64_t ldp, int64_t n_out, float* o, int64_t ldo, int64_t j0, int64_t j1) {
+  const int64_t j_end = j0 + (j1 - j0) / 32 * 32;
+  for (int64_t h = 0; h < n_out; h += 8) {
+    const int64_t hh = std::min<int64_t>(8, n_out - h);
+    for (int64_t j = j0; j < j_end; j += 32) {
+      const float* ph = p + h * ldp;
+      float* oh = o + h * ldo;
+      switch (hh) {
+        case 8: Block<8>(type, rows, row_bytes, n_rows, ph, ldp, oh, ldo, j); break;
+        case 7: Block<7>(type, rows, row_bytes, n_rows, ph, ldp, oh, ldo, j); break;
+        case 6: Block<6>(type, rows, row_bytes, n_rows, ph, ldp, oh, ldo, j); break;
+        case 5: Block<5>(type, rows, row_bytes, n_rows, ph, ldp, oh, ldo, j); break;
+        case 4: Block<4>(type, rows, row_bytes, n_rows, ph, ldp, oh, ldo, j); break;
+        case 3: Block<3>(type, rows, row_bytes, n_rows, ph, ldp, oh, ldo, j); break;
+        case 2: Block<2>(type, rows, row_bytes, n_rows, ph, ldp, oh, ldo, j); break;
+        default: Block<1>(type, rows, row_bytes, n_rows, ph, ldp, oh, ldo, j); break;
+      }
+    }
+  }
+  if (j_end < j1) scalar::AccumulateRowsF(type, rows, row_bytes, n_rows, p, ldp, n_out, o, ldo, j_end, j1);
+}
+
+}  // namespace mla::kernels::avx512
