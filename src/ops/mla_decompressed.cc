@@ -41,7 +41,7 @@ Layout ScratchLayout(const LatentView& cache, const Matrix& v_b, int64_t d_n, in
   l.act = take(size_t(kChunk) * ActFloats(DType::F32, r_kv));
   l.k = take(size_t(kChunk * d_qk));
   l.v = take(size_t(kChunk * d_v));
-  l.scores = take(size_t(kChunk));
+  l.scores = take(size_t(kChunk * max_tokens));
   l.kt = take(size_t(d_n * r_kv));
   l.vt = take(size_t(d_v * r_kv));
   l.run_max = take(size_t(max_tokens));
@@ -111,27 +111,35 @@ void MlaAttentionDecompressed(ThreadPool& pool, const LatentView& cache, const M
       for (int64_t i = 0; i < n; ++i)
         std::copy_n(rows + i * cache.row_elems + r_kv, d_r, K + i * d_qk + d_n);
 
+      // Scores of every token against the chunk's keys (one small GEMM), the causal mask and the
+      // online softmax per token, then the values weighted by the probabilities (masked rows
+      // weigh exactly 0).
+      kernels::GemmRows(DType::F32, reinterpret_cast<const uint8_t*>(K), size_t(d_qk) * sizeof(float),
+                        a.q + h * d_qk, size_t(a.q_stride) * sizeof(float), a.n_tokens, d_qk, 0, n,
+                        scores, kChunk);
       for (int64_t t = 0; t < a.n_tokens; ++t) {
-        const int64_t m_rows = std::min(n, a.n_visible[t] - c0);
-        if (m_rows <= 0) continue;
-        const float* q = a.q + t * a.q_stride + h * d_qk;
-        float* o = a.o + (t * a.n_head + h) * d_v;
+        float* s = scores + t * kChunk;
+        const int64_t m_rows = std::max<int64_t>(0, std::min(n, a.n_visible[t] - c0));
         float m = run_max[t];
         for (int64_t i = 0; i < m_rows; ++i) {
-          scores[i] = a.scale * Dot(q, K + i * d_qk, d_qk);
-          m = std::max(m, scores[i]);
+          s[i] *= a.scale;
+          m = std::max(m, s[i]);
         }
-        const float rescale = std::exp(run_max[t] - m);
-        float sum = run_sum[t] * rescale;
-        if (rescale != 1.0f) Scale(o, rescale, d_v);
-        for (int64_t i = 0; i < m_rows; ++i) {
-          const float p = std::exp(scores[i] - m);
-          sum += p;
-          Axpy(o, p, V + i * d_v, d_v);
+        if (m_rows > 0) {
+          const float rescale = std::exp(run_max[t] - m);
+          float sum = run_sum[t] * rescale;
+          if (rescale != 1.0f) Scale(a.o + (t * a.n_head + h) * d_v, rescale, d_v);
+          for (int64_t i = 0; i < m_rows; ++i) {
+            s[i] = std::exp(s[i] - m);
+            sum += s[i];
+          }
+          run_max[t] = m;
+          run_sum[t] = sum;
         }
-        run_max[t] = m;
-        run_sum[t] = sum;
+        std::fill(s + m_rows, s + n, 0.0f);
       }
+      kernels::AccumulateRows(DType::F32, reinterpret_cast<const uint8_t*>(V), size_t(d_v) * sizeof(float), n,
+                              scores, kChunk, a.n_tokens, a.o + h * d_v, a.n_head * d_v, d_v);
     }
     for (int64_t t = 0; t < a.n_tokens; ++t) {
       if (run_sum[t] <= 0) continue;
@@ -149,9 +157,11 @@ MlaCost EstimateMlaCost(int64_t H, int64_t r_kv, int64_t d_n, int64_t d_r, int64
   }
   MlaCost c;
   // spec §3.7: absorbing q and up-projecting o_lat per token, then 2·r_kv + d_r per pair;
-  // decompressed: rebuilding K_nope and V for every visible row, then d_qk + d_v per pair.
+  // decompressed: rebuilding K_nope and V for every visible row, then d_qk + d_v for every
+  // (token, row) pair up to the last visible row (scores are a GEMM over whole chunks, masked).
   c.absorbed = double(H) * (double(n_tokens) * r_kv * (d_n + d_v) + pairs * (2.0 * r_kv + d_r));
-  c.decompressed = double(H) * (t_max * r_kv * (d_n + d_v) + pairs * double(d_n + d_r + d_v));
+  c.decompressed =
+      double(H) * (t_max * r_kv * (d_n + d_v) + double(n_tokens) * t_max * double(d_n + d_r + d_v));
   return c;
 }
 

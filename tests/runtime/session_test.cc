@@ -8,6 +8,7 @@
 #include <new>
 
 #include "model/model.h"
+#include "ops/mla_decompressed.h"
 #include "runtime/session.h"
 #include "test_util.h"
 
@@ -93,10 +94,18 @@ TEST(Session, AutoPicksTheCheaperAttentionForm) {
   Loaded l = Load();
   ThreadPool pool(1);
   auto s = MakeSession(*l.model, pool, 80, 64, false);
+  // The prompt in one pass: the form the cost model (spec §3.7) calls cheaper, in every layer.
+  const ModelConfig& c = l.model->config();
+  const int64_t n = int64_t(l.tokens.size());
+  std::vector<int64_t> visible(static_cast<size_t>(n));
+  for (int64_t t = 0; t < n; ++t) visible[size_t(t)] = t + 1;
+  const ops::MlaCost cost = ops::EstimateMlaCost(c.n_head, c.kv_lora_rank, c.n_nope, c.n_rope, c.n_v, n, visible.data());
+  const int64_t want = cost.decompressed < cost.absorbed ? c.n_layer : 0;
   ASSERT_TRUE(s->Decode(l.tokens).ok());
-  EXPECT_EQ(s->decompressed_passes(), l.model->config().n_layer);
+  EXPECT_EQ(s->decompressed_passes(), want);
+  // One more token: absorbed (decompressing the whole cache for one query never pays).
   ASSERT_TRUE(s->Decode(&l.tokens[0], 1).ok());
-  EXPECT_EQ(s->decompressed_passes(), l.model->config().n_layer);
+  EXPECT_EQ(s->decompressed_passes(), want);
 }
 
 TEST(Session, TruncateThenDecodeMatchesStraightRun) {
