@@ -16,17 +16,20 @@ void MlaAttentionLayer(const ModelConfig& c, const LayerWeights& l, int64_t laye
   const int64_t half = d_r / 2;
 
   // §3.1 query: q = W_q_b · RMSNorm(W_q_a · x) or q = W_q · x.
+  // §3.2 latent: kv = W_kv_a · x = [c | k_pe], computed with the query's first projection (same
+  // input, one fork/join).
+  const ops::MatMulJob first[2] = {
+      c.q_lora_rank > 0 ? ops::MatMulJob{l.attn_q_a, ws.xn, D, n, ws.c_q, c.q_lora_rank}
+                        : ops::MatMulJob{l.attn_q, ws.xn, D, n, ws.q, H * d_qk},
+      {l.attn_kv_a_mqa, ws.xn, D, n, ws.kv, row}};
+  ops::MatMulBatch(pool, first, 2, ws.act);
   if (c.q_lora_rank > 0) {
-    ops::MatMul(pool, l.attn_q_a, ws.xn, D, n, ws.c_q, c.q_lora_rank, ws.act);
     ops::RmsNormRows(ws.c_q, l.attn_q_a_norm, ws.c_q, c.q_lora_rank, n, c.q_lora_rank, c.rms_eps);
     ops::MatMul(pool, l.attn_q_b, ws.c_q, c.q_lora_rank, n, ws.q, H * d_qk, ws.act);
-  } else {
-    ops::MatMul(pool, l.attn_q, ws.xn, D, n, ws.q, H * d_qk, ws.act);
   }
 
-  // §3.2 latent: kv = W_kv_a · x = [c | k_pe]; c normalised, k_pe rotated; both cached in the
-  // row's own sequence cache (§5.2: every row of the batch is written before any token attends).
-  ops::MatMul(pool, l.attn_kv_a_mqa, ws.xn, D, n, ws.kv, row, ws.act);
+  // c normalised, k_pe rotated; both cached in the row's own sequence cache (§5.2: every row of
+  // the batch is written before any token attends).
   for (int64_t s = 0, t = 0; s < ws.n_seqs; ++s)
     for (int64_t i = 0; i < ws.seqs[s].n; ++i, ++t) {
       float* kv = ws.kv + t * row;

@@ -84,6 +84,54 @@ void SwiGlu(ThreadPool& pool, const ops::Matrix& gate, const ops::Matrix& up,
   ops::MatMul(pool, down, g, F, n, out, ldo, scratch);
 }
 
+// ffn_out[token of slot] += weight(slot) · y[i] for the m slots [begin, begin + m) of one expert.
+void AddWeighted(Workspace& ws, int64_t k, int64_t D, int64_t begin, int64_t m, const float* y_rows) {
+  for (int64_t i = 0; i < m; ++i) {
+    const int64_t slot = ws.expert_rows[begin + i];
+    const float w = ws.expert_weights[slot];
+    float* out = ws.ffn_out + (slot / k) * D;
+    const float* y = y_rows + i * D;
+    for (int64_t d = 0; d < D; ++d) out[d] += w * y[d];
+  }
+}
+
+// Decode and small batches: every chosen expert's gate and up (and the shared experts') in one
+// fork/join, then every down in another, instead of three per expert. Each product and the sums
+// are the ones of the per-expert loop, in the same order, so the results are the same bits.
+void FusedExperts(const ModelConfig& c, const LayerWeights& l, ThreadPool& pool, Workspace& ws,
+                  int64_t n, const int64_t* count) {
+  const int64_t D = c.n_embd, E = c.n_expert, k = c.n_expert_used, F = c.n_ff_exp;
+  const int64_t R = n * k, Fs = F * c.n_expert_shared;
+  const bool shared = !l.ffn_gate_shexp.empty();
+  for (int64_t i = 0; i < R; ++i)
+    std::memcpy(ws.moe_x + i * D, ws.xn + (ws.expert_rows[i] / k) * D, size_t(D) * sizeof(float));
+  float* g = ws.moe_g;  // [R × F] routed rows, then [n × Fs] shared
+  float* u = ws.moe_u;
+  float* y = ws.moe_y;  // [R × D] routed rows, then [n × D] shared
+  ops::MatMulJob up[ops::kMaxMatMulJobs], down[ops::kMaxMatMulJobs];
+  int n_up = 0, n_down = 0;
+  for (int64_t e = 0; e < E; ++e) {
+    const int64_t begin = count[e], m = count[e + 1] - begin;
+    if (m == 0) continue;
+    up[n_up++] = {l.ffn_gate_exps.Expert(e), ws.moe_x + begin * D, D, m, g + begin * F, F};
+    up[n_up++] = {l.ffn_up_exps.Expert(e), ws.moe_x + begin * D, D, m, u + begin * F, F};
+    down[n_down++] = {l.ffn_down_exps.Expert(e), g + begin * F, F, m, y + begin * D, D};
+  }
+  if (shared) {
+    up[n_up++] = {l.ffn_gate_shexp, ws.xn, D, n, g + R * F, Fs};
+    up[n_up++] = {l.ffn_up_shexp, ws.xn, D, n, u + R * F, Fs};
+    down[n_down++] = {l.ffn_down_shexp, g + R * F, Fs, n, y + R * D, D};
+  }
+  ops::MatMulBatch(pool, up, n_up, ws.act);
+  ops::SiluMul(g, u, g, R * F + (shared ? n * Fs : 0));
+  ops::MatMulBatch(pool, down, n_down, ws.act);
+  std::fill_n(ws.ffn_out, n * D, 0.0f);
+  for (int64_t e = 0; e < E; ++e)
+    if (count[e + 1] > count[e]) AddWeighted(ws, k, D, count[e], count[e + 1] - count[e], y + count[e] * D);
+  if (shared)
+    for (int64_t i = 0; i < n * D; ++i) ws.ffn_out[i] += y[R * D + i];
+}
+
 }  // namespace
 
 void DenseFfn(const LayerWeights& l, ThreadPool& pool, Workspace& ws, int64_t n) {
@@ -111,6 +159,11 @@ void MoeFfn(const ModelConfig& c, const LayerWeights& l, ThreadPool& pool, Works
   std::copy_n(count, E, fill);
   for (int64_t i = 0; i < n * k; ++i) ws.expert_rows[fill[ws.expert_ids[i]]++] = i;
 
+  if (n * k <= kMoeFusedRows && 2 * std::min(n * k, E) + 2 <= ops::kMaxMatMulJobs) {
+    FusedExperts(c, l, pool, ws, n, count);
+    return;
+  }
+
   // Routed experts, in expert order: each token sums its k outputs in increasing expert index,
   // whatever the batch (prefill and decode agree).
   std::fill_n(ws.ffn_out, n * D, 0.0f);
@@ -123,13 +176,7 @@ void MoeFfn(const ModelConfig& c, const LayerWeights& l, ThreadPool& pool, Works
     }
     SwiGlu(pool, l.ffn_gate_exps.Expert(e), l.ffn_up_exps.Expert(e), l.ffn_down_exps.Expert(e),
            ws.moe_x, D, m, ws.ffn_g, ws.ffn_u, ws.moe_y, D, ws.act);
-    for (int64_t i = 0; i < m; ++i) {
-      const int64_t slot = ws.expert_rows[begin + i];
-      const float w = ws.expert_weights[slot];
-      float* out = ws.ffn_out + (slot / k) * D;
-      const float* y = ws.moe_y + i * D;
-      for (int64_t d = 0; d < D; ++d) out[d] += w * y[d];
-    }
+    AddWeighted(ws, k, D, begin, m, ws.moe_y);
   }
 
   // Shared experts: one wider SwiGLU, neither weighted nor scaled.

@@ -35,6 +35,9 @@ void Route(const RouterParams& p, const float* logits, const float* bias, int32_
 
 // Dense SwiGLU FFN (spec §4.1) on ws.xn rows, result in ws.ffn_out.
 void DenseFfn(const LayerWeights& l, ThreadPool& pool, Workspace& ws, int64_t n_tokens);
+// Batches with at most this many (token, expert) rows run all experts' products in two fork/joins
+// (decode); larger ones loop over the experts with one GEMM each (prefill).
+inline constexpr int64_t kMoeFusedRows = 30;
 // MoE FFN (spec §4.2) on ws.xn rows, result in ws.ffn_out. Tokens are grouped per expert so
 // each expert's weights are read once per batch.
 void MoeFfn(const ModelConfig& c, const LayerWeights& l, ThreadPool& pool, Workspace& ws,

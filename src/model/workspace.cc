@@ -40,6 +40,13 @@ size_t ActScratchBytes(const ModelConfig& c, const Weights& w, int64_t n) {
           &l.ffn_down_shexp, &l.ffn_gate_exps.all, &l.ffn_up_exps.all, &l.ffn_down_exps.all})
       if (!m->empty()) need = std::max(need, ops::MatMulScratchBytes(*m, n));
     need = std::max(need, ops::MatMulScratchBytes(l.attn_k_b, n * c.n_head));
+    // The query and latent projections in one MatMulBatch (mla.cc).
+    const ops::Matrix& q_in = l.attn_q.empty() ? l.attn_q_a : l.attn_q;
+    need = std::max(need, ops::MatMulScratchBytes(q_in, n) + ops::MatMulScratchBytes(l.attn_kv_a_mqa, n));
+    // Fused experts (moe.cc FusedExperts): up to 2·R + 2·n gate/up rows with R = kMoeFusedRows.
+    for (const ops::Matrix* m : {&l.ffn_gate_exps.all, &l.ffn_up_exps.all, &l.ffn_down_exps.all,
+                                 &l.ffn_gate_shexp, &l.ffn_up_shexp, &l.ffn_down_shexp})
+      if (!m->empty()) need = std::max(need, ops::MatMulScratchBytes(*m, 4 * kMoeFusedRows));
     need = std::max(need, ops::MatMulScratchBytes(l.attn_v_b, n * c.n_head));
   }
   return need;
@@ -77,8 +84,11 @@ void Carve(Carver& cv, Workspace& ws, const ModelConfig& c, size_t act_bytes,
   cv.Take(&ws.expert_count, c.n_expert + 1);
   cv.Take(&ws.expert_fill, c.n_expert);
   cv.Take(&ws.expert_rows, n * c.n_expert_used);
-  cv.Take(&ws.moe_x, n * D);
-  cv.Take(&ws.moe_y, n * D);
+  cv.Take(&ws.moe_x, std::max(n, kMoeFusedRows) * D);
+  cv.Take(&ws.moe_y, std::max(n, 2 * kMoeFusedRows) * D);
+  const int64_t fused_ff = kMoeFusedRows * (c.n_ff_exp + c.n_ff_exp * c.n_expert_shared);
+  cv.Take(&ws.moe_g, fused_ff);
+  cv.Take(&ws.moe_u, fused_ff);
   cv.Take(&ws.act, int64_t(act_bytes));
   cv.Take(&ws.logits, ws.logit_rows * c.n_vocab);
 }

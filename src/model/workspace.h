@@ -89,7 +89,9 @@ struct Workspace {
   int64_t* expert_fill = nullptr;   // [E]
   int64_t* expert_rows = nullptr;   // [n × k]
   float* moe_x = nullptr;           // gathered rows [n × D]
-  float* moe_y = nullptr;           // expert / shared output [n × D]
+  float* moe_y = nullptr;           // expert / shared output [n × D] (fused: routed rows, then shared)
+  float* moe_g = nullptr;           // fused experts (moe.cc): gate then SiLU·up, routed rows then shared
+  float* moe_u = nullptr;
   // Activation scratch for every matmul (the largest need).
   uint8_t* act = nullptr;
   // Logits [rows × V].

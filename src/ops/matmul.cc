@@ -22,6 +22,24 @@ size_t ActStride(const Matrix& w) {
   return (bytes + kAlign - 1) / kAlign * kAlign;
 }
 
+// Output rows [r0, r1) of one matrix for all tokens (activations already prepared).
+void RunRows(const Matrix& w, const uint8_t* act, size_t stride, int64_t n_tokens, float* y,
+             int64_t ldy, int64_t r0, int64_t r1) {
+  if (w.interleaved)
+    kernels::GemmRowsInterleaved(w.type, w.data, w.row_bytes, act, stride, n_tokens, w.n_in, r0, r1,
+                                 y + r0, ldy);
+  else if (n_tokens == 1)
+    kernels::GemvRows(w.type, w.data, w.row_bytes, act, w.n_in, r0, r1, y + r0);
+  else
+    kernels::GemmRows(w.type, w.data, w.row_bytes, act, stride, n_tokens, w.n_in, r0, r1, y + r0, ldy);
+}
+
+int64_t RowChunk(const Matrix& w) { return w.interleaved ? kRowChunkInterleaved : kRowChunk; }
+
+uint8_t* AlignPtr(uint8_t* p) {
+  return reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(p) + kAlign - 1) / kAlign * kAlign);
+}
+
 }  // namespace
 
 void DequantizeMatrixRow(const Matrix& w, int64_t r, float* out) {
@@ -65,30 +83,77 @@ void MatMulGroups(ThreadPool& pool, const Matrix& w, int64_t n_groups, const flo
 
   // 2. Output rows in fixed chunks, per group; each thread takes one contiguous run of chunks so
   //    that its weights stream sequentially (which thread computes a chunk never changes its bits).
-  const int64_t row_chunk = w.interleaved ? kRowChunkInterleaved : kRowChunk;
+  const int64_t row_chunk = RowChunk(w);
   const int64_t chunks = (rows + row_chunk - 1) / row_chunk;
   const int64_t n_chunks = n_groups * chunks;
   const auto run_chunk = [&](int64_t task) {
     const int64_t g = task / chunks;
     const int64_t r0 = (task % chunks) * row_chunk;
-    const int64_t r1 = std::min(rows, r0 + row_chunk);
-    const uint8_t* wg = w.data + size_t(g * rows) * w.row_bytes;
-    const uint8_t* ag = act + size_t(g * n_tokens) * stride;
-    float* yg = y + g * y_group_stride;
-    if (w.interleaved) {
-      kernels::GemmRowsInterleaved(w.type, wg, w.row_bytes, ag, stride, n_tokens, w.n_in, r0, r1,
-                                   yg + r0, ldy);
-    } else if (n_tokens == 1) {
-      kernels::GemvRows(w.type, wg, w.row_bytes, ag, w.n_in, r0, r1, yg + r0);
-    } else {
-      kernels::GemmRows(w.type, wg, w.row_bytes, ag, stride, n_tokens, w.n_in, r0, r1, yg + r0,
-                        ldy);
-    }
+    const Matrix wg = w.Rows(g * rows, rows);
+    RunRows(wg, act + size_t(g * n_tokens) * stride, stride, n_tokens, y + g * y_group_stride, ldy, r0,
+            std::min(rows, r0 + row_chunk));
   };
   const int64_t parts = std::min<int64_t>(pool.size(), n_chunks);
   ParallelFor(pool, parts, [&](int64_t part, int) {
     for (int64_t task = n_chunks * part / parts; task < n_chunks * (part + 1) / parts; ++task)
       run_chunk(task);
+  });
+}
+
+size_t MatMulBatchScratchBytes(const MatMulJob* jobs, int n_jobs) {
+  size_t n = kAlign;
+  for (int j = 0; j < n_jobs; ++j) n += ActStride(jobs[j].w) * size_t(std::max<int64_t>(jobs[j].n_tokens, 1));
+  return n;
+}
+
+void MatMulBatch(ThreadPool& pool, const MatMulJob* jobs, int n_jobs, uint8_t* scratch) {
+  if (n_jobs <= 0) return;
+  // 1. Activations, one block per job; a few rows are quicker on this thread than a fork/join.
+  uint8_t* act[kMaxMatMulJobs];
+  int64_t first_chunk[kMaxMatMulJobs + 1];
+  uint8_t* at = AlignPtr(scratch);
+  int64_t work = 0;
+  first_chunk[0] = 0;
+  for (int j = 0; j < n_jobs; ++j) {
+    const MatMulJob& b = jobs[j];
+    act[j] = at;
+    at += ActStride(b.w) * size_t(b.n_tokens);
+    work += b.n_tokens * b.w.n_in;
+    first_chunk[j + 1] = first_chunk[j] + (b.n_tokens > 0 ? (b.w.n_out + RowChunk(b.w) - 1) / RowChunk(b.w) : 0);
+  }
+  const auto prepare = [&](int64_t j, int) {
+    const MatMulJob& b = jobs[j];
+    for (int64_t t = 0; t < b.n_tokens; ++t)
+      kernels::PrepareActivation(b.w.type, b.x + t * b.ldx, act[j] + size_t(t) * ActStride(b.w), b.w.n_in);
+  };
+  if (work <= 65536)
+    for (int j = 0; j < n_jobs; ++j) prepare(j, 0);
+  else
+    ParallelFor(pool, n_jobs, prepare);
+
+  // 2. The chunks of all jobs in order, one contiguous run per thread, cut where the work (weight
+  //    bytes, and the tokens they meet) is split evenly: jobs differ in width (a shared expert's
+  //    down projection is twice a routed one's).
+  const int64_t n_chunks = first_chunk[n_jobs];
+  const int64_t parts = std::min<int64_t>(pool.size(), n_chunks);
+  if (parts <= 0) return;
+  double job_chunk_cost[kMaxMatMulJobs], total = 0;
+  for (int j = 0; j < n_jobs; ++j) {
+    const MatMulJob& b = jobs[j];
+    job_chunk_cost[j] = double(RowChunk(b.w)) * double(b.w.row_bytes) * (1.0 + double(b.n_tokens) / 8.0);
+    total += job_chunk_cost[j] * double(first_chunk[j + 1] - first_chunk[j]);
+  }
+  ParallelFor(pool, parts, [&](int64_t part, int) {
+    const double lo = total * double(part) / double(parts), hi = total * double(part + 1) / double(parts);
+    double before = 0;  // work of the chunks ahead of this one
+    for (int j = 0; j < n_jobs; ++j) {
+      const MatMulJob& b = jobs[j];
+      for (int64_t c = 0; c < first_chunk[j + 1] - first_chunk[j]; ++c, before += job_chunk_cost[j]) {
+        if (before < lo || before >= hi) continue;  // each chunk belongs to the part its start falls in
+        const int64_t r0 = c * RowChunk(b.w);
+        RunRows(b.w, act[j], ActStride(b.w), b.n_tokens, b.y, b.ldy, r0, std::min(b.w.n_out, r0 + RowChunk(b.w)));
+      }
+    }
   });
 }
 

@@ -55,4 +55,21 @@ void MatMulGroups(ThreadPool& pool, const Matrix& w, int64_t n_groups, const flo
                   int64_t ldx, int64_t x_group_stride, int64_t n_tokens, float* y, int64_t ldy,
                   int64_t y_group_stride, uint8_t* scratch);
 
+// One product of a batch: y[t·ldy + o] = Σ_i w[o][i] · x[t·ldx + i] for t < n_tokens.
+struct MatMulJob {
+  Matrix w;
+  const float* x = nullptr;
+  int64_t ldx = 0;
+  int64_t n_tokens = 0;
+  float* y = nullptr;
+  int64_t ldy = 0;
+};
+
+// Several independent products in one fork/join (the chosen experts' gate and up projections of a
+// decode step, the query and latent projections of the same input): the output-row chunks of all
+// jobs are split over the threads together. Each job's results are the bits MatMul gives.
+inline constexpr int kMaxMatMulJobs = 64;
+size_t MatMulBatchScratchBytes(const MatMulJob* jobs, int n_jobs);
+void MatMulBatch(ThreadPool& pool, const MatMulJob* jobs, int n_jobs, uint8_t* scratch);
+
 }  // namespace mla::ops
