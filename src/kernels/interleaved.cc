@@ -35,6 +35,25 @@ void InterleaveGroup(const uint8_t* rows, size_t row_bytes, uint8_t* out) {
   }
 }
 
+// Row r of an interleaved matrix back into its original blocks, one at a time, then dequantized:
+// the inverse of InterleaveGroup.
+template <class Block, int kChunks>
+void DequantizeRowR16(DType weight, const uint8_t* w, size_t row_bytes, int64_t n, int64_t r, float* out) {
+  const auto* group = reinterpret_cast<const BlockR16<kChunks>*>(w + size_t(r / 16) * 16 * row_bytes);
+  const int i = int(r % 16);
+  Block x;
+  for (int64_t b = 0; b < n / 32; ++b) {
+    x.d = group[b].d[i];
+    for (int c = 0; c < kChunks; ++c) {
+      uint32_t quad;
+      std::memcpy(&quad, &group[b].q[c][4 * i], 4);
+      if (kChunks == 8) quad ^= 0x80808080u;  // back from q + 128
+      std::memcpy(x.qs + 4 * c, &quad, 4);
+    }
+    quant::DequantizeRow(weight, &x, out + 32 * b, 32);
+  }
+}
+
 // Signed level of element k (0..31) of row i in an interleaved block.
 template <DType T>
 int Level(const uint8_t* q, int i, int k) {
@@ -108,23 +127,12 @@ void InterleaveRows(DType weight, const uint8_t* src, uint8_t* dst, int64_t n_ro
 
 void DequantizeInterleavedRow(DType weight, const uint8_t* w, size_t row_bytes, int64_t n, int64_t r,
                               float* out) {
-  const int chunks = weight == DType::Q8_0 ? 8 : 4;
-  const size_t block_bytes = 2 + size_t(chunks) * 4;  // the original block: f16 d, then qs
-  const size_t group_block = 16 * block_bytes;        // one BlockR16
-  const uint8_t* group = w + size_t(r / 16) * 16 * row_bytes;
-  const int i = int(r % 16);
-  uint8_t block[2 + 32];
-  for (int64_t b = 0; b < n / 32; ++b) {
-    const uint8_t* g = group + size_t(b) * group_block;
-    std::memcpy(block, g + 2 * i, 2);
-    for (int c = 0; c < chunks; ++c) {
-      uint32_t quad;
-      std::memcpy(&quad, g + 32 + size_t(c) * 64 + 4 * size_t(i), 4);
-      if (chunks == 8) quad ^= 0x80808080u;
-      std::memcpy(block + 2 + 4 * c, &quad, 4);
-    }
-    quant::DequantizeRow(weight, block, out + 32 * b, 32);
-  }
+  if (weight == DType::Q8_0)
+    DequantizeRowR16<BlockQ8_0, 8>(weight, w, row_bytes, n, r, out);
+  else if (weight == DType::Q4_0)
+    DequantizeRowR16<BlockQ4_0, 4>(weight, w, row_bytes, n, r, out);
+  else
+    DequantizeRowR16<BlockIQ4_NL, 4>(weight, w, row_bytes, n, r, out);
 }
 
 void GemmRowsInterleaved(DType weight, const uint8_t* w, size_t row_bytes, const void* act,
@@ -132,11 +140,6 @@ void GemmRowsInterleaved(DType weight, const uint8_t* w, size_t row_bytes, const
                          float* y, int64_t ldy) {
   ActiveTable().For(weight).gemm_interleaved(w, row_bytes, act, act_stride, n_tokens, n, r0, r1,
                                              y, ldy);
-}
-
-const char* KernelName(DType weight, bool interleaved) {
-  const TypeKernels& k = ActiveTable().For(weight);
-  return interleaved ? k.name_interleaved : k.name;
 }
 
 }  // namespace mla::kernels

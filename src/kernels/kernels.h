@@ -73,7 +73,5 @@ void DequantizeInterleavedRow(DType weight, const uint8_t* w, size_t row_bytes, 
 void GemmRowsInterleaved(DType weight, const uint8_t* w, size_t row_bytes, const void* act,
                          size_t act_stride, int64_t n_tokens, int64_t n, int64_t r0, int64_t r1,
                          float* y, int64_t ldy);
-// Name of the kernel that runs for `weight` on this CPU ("Q4_0.avx512"; interleaved: "...r16").
-const char* KernelName(DType weight, bool interleaved);
 
 }  // namespace mla::kernels

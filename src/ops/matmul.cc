@@ -16,6 +16,8 @@ constexpr int64_t kRowChunk = 16;
 constexpr int64_t kRowChunkInterleaved = 4 * kernels::kInterleaveRows;
 // Scratch rows are kept 64-byte aligned for the SIMD kernels.
 constexpr size_t kAlign = 64;
+// Activation values up to which preparing them on the calling thread beats a fork/join.
+constexpr int64_t kInlinePrepare = 65536;
 
 size_t ActStride(const Matrix& w) {
   const size_t bytes = kernels::ActivationRowBytes(w.type, w.n_in);
@@ -76,7 +78,7 @@ void MatMulGroups(ThreadPool& pool, const Matrix& w, int64_t n_groups, const flo
     kernels::PrepareActivation(w.type, x + t * ldx + g * x_group_stride, act + size_t(i) * stride,
                                w.n_in);
   };
-  if (n_act * w.n_in <= 16384)
+  if (n_act * w.n_in <= kInlinePrepare)
     for (int64_t i = 0; i < n_act; ++i) prepare(i, 0);
   else
     ParallelFor(pool, n_act, prepare);
@@ -100,12 +102,6 @@ void MatMulGroups(ThreadPool& pool, const Matrix& w, int64_t n_groups, const flo
   });
 }
 
-size_t MatMulBatchScratchBytes(const MatMulJob* jobs, int n_jobs) {
-  size_t n = kAlign;
-  for (int j = 0; j < n_jobs; ++j) n += ActStride(jobs[j].w) * size_t(std::max<int64_t>(jobs[j].n_tokens, 1));
-  return n;
-}
-
 void MatMulBatch(ThreadPool& pool, const MatMulJob* jobs, int n_jobs, uint8_t* scratch) {
   if (n_jobs <= 0) return;
   // 1. Activations, one block per job; a few rows are quicker on this thread than a fork/join.
@@ -126,7 +122,7 @@ void MatMulBatch(ThreadPool& pool, const MatMulJob* jobs, int n_jobs, uint8_t* s
     for (int64_t t = 0; t < b.n_tokens; ++t)
       kernels::PrepareActivation(b.w.type, b.x + t * b.ldx, act[j] + size_t(t) * ActStride(b.w), b.w.n_in);
   };
-  if (work <= 65536)
+  if (work <= kInlinePrepare)
     for (int j = 0; j < n_jobs; ++j) prepare(j, 0);
   else
     ParallelFor(pool, n_jobs, prepare);

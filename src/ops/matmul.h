@@ -69,7 +69,6 @@ struct MatMulJob {
 // decode step, the query and latent projections of the same input): the output-row chunks of all
 // jobs are split over the threads together. Each job's results are the bits MatMul gives.
 inline constexpr int kMaxMatMulJobs = 64;
-size_t MatMulBatchScratchBytes(const MatMulJob* jobs, int n_jobs);
 void MatMulBatch(ThreadPool& pool, const MatMulJob* jobs, int n_jobs, uint8_t* scratch);
 
 }  // namespace mla::ops

@@ -4,9 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <cstring>
-#include <memory>
 
 #include "base/cpu.h"
 #include "base/huge_buffer.h"
@@ -63,14 +61,10 @@ Result<Measured> MeasureReadBandwidth(ThreadPool& pool, uint64_t bytes, int pass
   // Huge pages, as the repacked weights use (model/weights.h).
   auto mem = HugeBuffer::Allocate(chunk * size_t(nt));
   if (!mem.ok()) return Errorf("bandwidth test: %s", mem.status().message().c_str());
-  const HugeBuffer& huge = mem.value();
-  struct View {
-    const HugeBuffer& h;
-    uint64_t* get() const { return reinterpret_cast<uint64_t*>(h.data()); }
-  } buf{huge};
+  uint64_t* const buf = reinterpret_cast<uint64_t*>(mem.value().data());
   // Each thread touches its own part first, so pages are local to it.
   pool.Run(nt, [&](int64_t t, int) {
-    uint8_t* p = reinterpret_cast<uint8_t*>(buf.get()) + size_t(t) * chunk;
+    uint8_t* p = reinterpret_cast<uint8_t*>(buf) + size_t(t) * chunk;
     for (size_t i = 0; i < chunk; i += 8) {
       const uint64_t v = i * 0x9E3779B97F4A7C15ull;
       std::memcpy(p + i, &v, 8);
@@ -82,7 +76,7 @@ Result<Measured> MeasureReadBandwidth(ThreadPool& pool, uint64_t bytes, int pass
   for (int k = 0; k < passes; ++k) {
     const double t0 = Now();
     pool.Run(nt, [&](int64_t t, int) {
-      const uint64_t* p = buf.get() + size_t(t) * chunk / 8;
+      const uint64_t* p = buf + size_t(t) * chunk / 8;
       sink[size_t(t)] ^= avx2 ? SumAvx2(p, chunk / 8) : SumScalar(p, chunk / 8);
     });
     rates.push_back(double(chunk) * nt / (Now() - t0));

@@ -2,6 +2,8 @@
 // float64 reference dot products.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -138,6 +140,17 @@ inline std::vector<float> DequantizeActivation(DType act, const uint8_t* row, in
     quant::DequantizeRow(act, row, v.data(), n);
   }
   return v;
+}
+
+// y[t * ldy + (r - r0)] of one kernel call, with a guard value around every output.
+inline std::vector<float> RunKernel(GemmFn gemm, const std::vector<uint8_t>& w, size_t rb, const Activations& a,
+                                    int64_t n_tokens, int64_t n, int64_t r0, int64_t r1) {
+  const int64_t ldy = (r1 - r0) + 3;
+  std::vector<float> y(size_t(ldy * n_tokens), -7.f);
+  gemm(w.data(), rb, a.data.data(), a.stride, n_tokens, n, r0, r1, y.data(), ldy);
+  for (int64_t t = 0; t < n_tokens; ++t)
+    for (int64_t k = r1 - r0; k < ldy; ++k) EXPECT_EQ(y[size_t(t * ldy + k)], -7.f) << "wrote past r1";
+  return y;
 }
 
 inline bool SameBits(float a, float b) {

@@ -17,17 +17,6 @@ std::vector<int64_t> Widths(DType type) {
   return {256, 768, 1280};
 }
 
-// y[t * ldy + (r - r0)] of one kernel call, with a guard value around every output.
-std::vector<float> RunKernel(GemmFn gemm, const std::vector<uint8_t>& w, size_t rb, const Activations& a,
-                       int64_t n_tokens, int64_t n, int64_t r0, int64_t r1) {
-  const int64_t ldy = (r1 - r0) + 3;
-  std::vector<float> y(size_t(ldy * n_tokens), -7.f);
-  gemm(w.data(), rb, a.data.data(), a.stride, n_tokens, n, r0, r1, y.data(), ldy);
-  for (int64_t t = 0; t < n_tokens; ++t)
-    for (int64_t k = r1 - r0; k < ldy; ++k) EXPECT_EQ(y[size_t(t * ldy + k)], -7.f) << "wrote past r1";
-  return y;
-}
-
 // The scalar twin of a table entry: the scalar column's kernel, or the BF16 x BF16 emulation.
 GemmFn TwinOf(const KernelTable& scalar_table, DType type, const TypeKernels& k) {
   if (type == DType::BF16 && k.act == DType::BF16) return scalar::GemmBF16xBF16;
