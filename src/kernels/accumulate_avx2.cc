@@ -1,5 +1,5 @@
 // AVX2 AccumulateRows: 4 output rows x 16 columns of accumulators in registers, one pass over
-// the input rows (f16 converted in registers). Columns past the last multiple of 16 go to the
+// the input rows (f16 and bf16 converted in registers). Columns past the last multiple of 16 go to the
 // scalar twin (same fused multiply-adds, same bits).
 #include <immintrin.h>
 
@@ -14,6 +14,9 @@ namespace {
 inline __m256 Load8(DType type, const uint8_t* row, int64_t j) {
   if (type == DType::F16)
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * j)));
+  if (type == DType::BF16)
+    return _mm256_castsi256_ps(_mm256_slli_epi32(
+        _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * j))), 16));
   return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + j);
 }
 

@@ -39,11 +39,6 @@ void GemmBF16(const uint8_t* w, size_t row_bytes, const void* act, size_t act_st
 
 namespace {
 
-// The AVX512_BF16 dot product (VDPBF16PS) treats subnormal inputs as zero, flushes subnormal
-// results to zero and rounds to nearest even, ignoring MXCSR.
-inline float FlushSubnormal(float x) { return std::fabs(x) < FLT_MIN ? std::copysign(0.f, x) : x; }
-inline float Bf16In(uint16_t h) { return FlushSubnormal(BF16ToF32(h)); }
-
 // 16 lanes; 32 elements per step (zero-padded at the end); lane i adds the product of element
 // 2i+1, then of element 2i (each product of two bf16 is exact in f32 unless it underflows).
 float DotBF16Pairs(const uint16_t* w, const uint16_t* a, int64_t n) {

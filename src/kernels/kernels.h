@@ -44,8 +44,10 @@ void GemmRows(DType weight, const uint8_t* w, size_t row_bytes, const void* act,
 
 // ---- Weighted sums of rows (the value side of latent attention) -------------------------------
 // o[h·ldo + j] += Σ_{i < n_rows} p[h·ldp + i] · x_i[j] for h < n_out, j < n_cols, where x_i is row
-// i of `rows` (F32 or F16, row_bytes apart). One fused multiply-add chain per output element in
-// row order: the same bits on every ISA.
+// i of `rows` (F32, F16 or BF16, row_bytes apart). One fused multiply-add chain per output element
+// in row order: the same bits on every ISA, except BF16 rows on AVX512_BF16 CPUs, which go two
+// rows per VDPBF16PS step with the weights rounded to bf16 (as BF16 matrices pair with bf16
+// activations there).
 bool CanAccumulateRows(DType type);
 void AccumulateRows(DType type, const uint8_t* rows, size_t row_bytes, int64_t n_rows, const float* p,
                     int64_t ldp, int64_t n_out, float* o, int64_t ldo, int64_t n_cols);

@@ -3,11 +3,14 @@
 // reduction order that every ISA reproduces bit for bit.
 #pragma once
 
+#include <cfloat>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 
 #include "base/cpu.h"
 #include "base/dtype.h"
+#include "base/fp16.h"
 #include "kernels/kernels.h"
 #include "quant/blocks.h"
 
@@ -141,6 +144,11 @@ void GemmDequantF32(DType type, AccumulateF32Fn accumulate, const uint8_t* w, si
                     const void* act, size_t act_stride, int64_t n_tokens, int64_t n, int64_t r0,
                     int64_t r1, float* y, int64_t ldy);
 
+// The AVX512_BF16 dot product (VDPBF16PS) treats subnormal inputs as zero, flushes subnormal
+// results to zero and rounds to nearest even, ignoring MXCSR; its scalar twins use these.
+inline float FlushSubnormal(float x) { return std::fabs(x) < FLT_MIN ? std::copysign(0.f, x) : x; }
+inline float Bf16In(uint16_t h) { return FlushSubnormal(BF16ToF32(h)); }
+
 // ---- Kernels per ISA (each namespace is one column of the dispatch table) ------------------------
 // GemmXxx: weights of type Xxx against the paired activations (ActQ8x32 for the 32-element types,
 // BlockQ8_K for Q2_K .. Q6_K and IQ4_XS, f32 for F32/F16/BF16, bf16 for GemmBF16xBF16).
@@ -154,6 +162,9 @@ void GemmDequantF32(DType type, AccumulateF32Fn accumulate, const uint8_t* w, si
   void AccumulateRowsF(DType type, const uint8_t* rows, size_t row_bytes, int64_t n_rows,       \
                        const float* p, int64_t ldp, int64_t n_out, float* o, int64_t ldo,      \
                        int64_t j0, int64_t j1);                                                 \
+  void AccumulateRowsBF16Pairs(const uint8_t* rows, size_t row_bytes, int64_t n_rows,            \
+                               const float* p, int64_t ldp, int64_t n_out, float* o, int64_t ldo, \
+                               int64_t j0, int64_t j1);                                           \
   MLA_KERNELS_DECLARE_GEMM(Q4_0)                                                                \
   MLA_KERNELS_DECLARE_GEMM(Q4_1)                                                                \
   MLA_KERNELS_DECLARE_GEMM(Q5_0)                                                                \

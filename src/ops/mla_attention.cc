@@ -30,22 +30,40 @@ void ReadLatentRows(const LatentView& cache, int64_t r0, int64_t n, float* out) 
   }
 }
 
+namespace {
+
+// The cache rows' type as the kernels read them: f32, f16 and bf16 in place, others converted.
+DType RowType(const LatentView& cache) {
+  return kernels::CanAccumulateRows(cache.type) ? cache.type : DType::F32;
+}
+
+// Queries in the activation format the score kernel pairs with the rows (f32, or bf16 for bf16
+// rows where VDPBF16PS exists), in floats, rounded up to whole cache lines.
+size_t QueryFloats(const LatentView& cache) {
+  const size_t bytes = kernels::ActivationRowBytes(RowType(cache), cache.n_latent + cache.n_rope);
+  return (bytes + 63) / 64 * 16;
+}
+
+}  // namespace
+
 size_t MlaAttentionScratchFloats(const LatentView& cache, int64_t n_head) {
-  // converted rows + scores (n_head x chunk) + per-head running max and sum
-  return size_t(kChunk * cache.row_elems + n_head * kChunk + 2 * n_head);
+  // converted rows + scores (n_head x chunk) + per-head running max and sum + prepared queries
+  return size_t(kChunk * cache.row_elems + n_head * kChunk + 2 * n_head) + size_t(n_head) * QueryFloats(cache);
 }
 
 // Per token and head (spec §3.5 absorbed form): scores of q = [q_abs | q_pe] against whole cache
 // rows, online softmax over chunks, o_lat = Σ p·c_KV. Scores are a small GEMM (cache rows as the
 // matrix, the heads' queries as its inputs) and the value sum is kernels::AccumulateRows, both
-// reading f16 / f32 rows in place; other cache types are converted to f32 a chunk at a time.
+// reading f32 / f16 / bf16 rows in place (bf16 with VDPBF16PS where the CPU has it); other cache
+// types are converted to f32 a chunk at a time.
 void MlaAttention(ThreadPool& pool, const LatentView& cache, const MlaAttentionArgs& a,
                   float* scratch) {
   const int64_t nk = cache.n_latent + cache.n_rope;  // score dot length
   const int64_t nl = cache.n_latent;
   const size_t per_thread = MlaAttentionScratchFloats(cache, a.n_head);
-  const bool in_place = kernels::CanAccumulateRows(cache.type);
-  const DType row_type = in_place ? cache.type : DType::F32;
+  const DType row_type = RowType(cache);
+  const bool in_place = row_type == cache.type;
+  const size_t q_floats = QueryFloats(cache);
   // Split heads only when there are fewer tokens than threads (decode); grouping never changes
   // a (token, head) result, only who computes it.
   const int64_t groups =
@@ -61,7 +79,9 @@ void MlaAttention(ThreadPool& pool, const LatentView& cache, const MlaAttentionA
     float* scores = rows + kChunk * cache.row_elems;  // nh x kChunk
     float* run_max = scores + a.n_head * kChunk;
     float* run_sum = run_max + a.n_head;
-    const float* q = a.q + (t * a.n_head + h0) * a.q_stride;
+    float* q_act = run_sum + a.n_head;
+    for (int64_t h = 0; h < nh; ++h)
+      kernels::PrepareActivation(row_type, a.q + (t * a.n_head + h0 + h) * a.q_stride, q_act + h * q_floats, nk);
     float* o = a.o_lat + (t * a.n_head + h0) * nl;
     for (int64_t h = 0; h < nh; ++h) {
       run_max[h] = -std::numeric_limits<float>::infinity();
@@ -81,8 +101,8 @@ void MlaAttention(ThreadPool& pool, const LatentView& cache, const MlaAttentionA
         chunk = reinterpret_cast<const uint8_t*>(rows);
         row_bytes = size_t(cache.row_elems) * sizeof(float);
       }
-      kernels::GemmRows(row_type, chunk, row_bytes, q, size_t(a.q_stride) * sizeof(float), nh, nk, 0, n,
-                        scores, kChunk);
+      kernels::GemmRows(row_type, chunk, row_bytes, q_act, q_floats * sizeof(float), nh, nk, 0, n, scores,
+                        kChunk);
       for (int64_t h = 0; h < nh; ++h) {
         float* s = scores + h * kChunk;
         float m = run_max[h];
