@@ -1,5 +1,6 @@
 // Latent attention micro-benchmark (run by hand): ops::MlaAttention for V2-Lite's shape (16 heads,
-// kv_lora_rank 512, rope 64) over an f16 or bf16 cache of 512..8192 rows, one decode token, 1 and 2 threads; reports multiply-adds per second (scores + values).
+// kv_lora_rank 512, rope 64) over an f16 or bf16 cache of 512..8192 rows, one decode token (1 and 2 threads) and the
+// decompressed form for a 512-token batch at depth (2 threads); reports multiply-adds per second (scores + values).
 //   ./build/release/bench/attention_bench --benchmark_filter=Decode
 #include <benchmark/benchmark.h>
 
@@ -9,6 +10,8 @@
 
 #include "base/fp16.h"
 #include "ops/mla_attention.h"
+#include "ops/mla_decompressed.h"
+#include "quant/quant.h"
 
 namespace mla::ops {
 namespace {
@@ -52,7 +55,63 @@ void BM_Attention(benchmark::State& state, DType type, int64_t n_ctx, int64_t n_
   state.counters["GMAC/s"] = benchmark::Counter(macs * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// The decompressed form for a 512-token batch on top of n_ctx - 512 cached rows (prefill at
+// depth), W_UK / W_UV in Q4_0 as in the synthetic V2-Lite files.
+void BM_Prefill(benchmark::State& state, DType type, int64_t n_ctx, int threads) {
+  constexpr int64_t kNope = 128, kV = 128, kTokens = 512;
+  std::mt19937 rng(4);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  LatentView cache{type, nullptr, size_t(kLatent + kRope) * 2, kLatent, kRope, kLatent + kRope};
+  std::vector<uint8_t> rows(cache.row_bytes * size_t(n_ctx));
+  auto* h = reinterpret_cast<uint16_t*>(rows.data());
+  for (size_t i = 0; i < rows.size() / 2; ++i) h[i] = type == DType::F16 ? F32ToF16(nd(rng)) : F32ToBF16(nd(rng));
+  cache.data = rows.data();
+  auto quantized = [&](int64_t n_rows, int64_t n_in, std::vector<uint8_t>& buf) {
+    const size_t rb = RowBytes(DType::Q4_0, n_in);
+    buf.resize(rb * size_t(n_rows));
+    std::vector<float> x(static_cast<size_t>(n_in));
+    for (int64_t r = 0; r < n_rows; ++r) {
+      for (float& v : x) v = nd(rng) * 0.05f;
+      quant::QuantizeRow(DType::Q4_0, x.data(), buf.data() + size_t(r) * rb, n_in);
+    }
+    return Matrix{DType::Q4_0, buf.data(), n_in, n_rows, rb};
+  };
+  std::vector<uint8_t> kb_buf, vb_buf;
+  const Matrix k_b = quantized(kHead * kLatent, kNope, kb_buf), v_b = quantized(kHead * kV, kLatent, vb_buf);
+  std::vector<float> q(size_t(kTokens * kHead * (kNope + kRope)));
+  for (float& v : q) v = nd(rng) * 0.05f;
+  std::vector<int64_t> vis(static_cast<size_t>(kTokens));
+  for (int64_t t = 0; t < kTokens; ++t) vis[size_t(t)] = n_ctx - kTokens + t + 1;
+  std::vector<float> o(size_t(kTokens * kHead * kV));
+  ThreadPool pool(threads);
+  std::vector<float> scratch(MlaDecompressedScratchFloats(cache, k_b, v_b, kNope, kV, kTokens) * size_t(threads));
+  MlaDecompressedArgs a;
+  a.n_tokens = kTokens;
+  a.n_head = kHead;
+  a.n_nope = kNope;
+  a.n_v = kV;
+  a.q = q.data();
+  a.q_stride = kHead * (kNope + kRope);
+  a.n_visible = vis.data();
+  a.scale = 0.1f;
+  a.o = o.data();
+  const MlaCost cost = EstimateMlaCost(kHead, kLatent, kNope, kRope, kV, kTokens, vis.data());
+  for (auto _ : state) {
+    MlaAttentionDecompressed(pool, cache, k_b, v_b, a, scratch.data());
+    benchmark::DoNotOptimize(o.data());
+  }
+  state.counters["GMAC/s"] =
+      benchmark::Counter(cost.decompressed * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
 const bool kRegistered = [] {
+  for (DType type : {DType::F16, DType::BF16})
+    for (int64_t ctx : {512, 8704})
+      benchmark::RegisterBenchmark(
+          ("Prefill/" + std::string(Name(type)) + "/t2/ctx" + std::to_string(ctx)).c_str(),
+          [=](benchmark::State& s) { BM_Prefill(s, type, ctx, 2); })
+          ->UseRealTime()
+          ->Unit(benchmark::kMillisecond);
   for (DType type : {DType::F16, DType::BF16})
     for (int threads : {1, 2})
       for (int64_t ctx : {512, 2048, 8192}) {

@@ -63,9 +63,10 @@ inline float BF16ToF32(uint16_t h) { return Bits2F32(uint32_t(h) << 16); }
 
 // Round to nearest even; NaN stays NaN (quiet), as ggml does.
 inline uint16_t F32ToBF16(float f) {
-  uint32_t u = F32Bits(f);
-  if ((u & 0x7fffffff) > 0x7f800000) return uint16_t((u >> 16) | 64);
-  return uint16_t((u + (0x7fff + ((u >> 16) & 1))) >> 16);
+  const uint32_t u = F32Bits(f);
+  const uint32_t rounded = (u + (0x7fff + ((u >> 16) & 1))) >> 16;
+  // A select, not a branch, so loops over rows vectorise.
+  return uint16_t((u & 0x7fffffff) > 0x7f800000 ? (u >> 16) | 64 : rounded);
 }
 
 }  // namespace mla

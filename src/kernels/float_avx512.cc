@@ -27,6 +27,43 @@ inline float Reduce16(__m512 v) {
   return _mm_cvtss_f32(s);
 }
 
+// y[t·ldy + r] = Reduce16(acc[r][t]) for an R x T tile. A full 4 x 4 tile reduces all sixteen
+// registers together (45 shuffles and adds instead of 16 x 7): each level adds the same lane
+// pairs as Reduce16 (upper half to lower 256, 128, then lanes 2-3 to 0-1, then 1 to 0), two or
+// four registers per instruction, so every sum has Reduce16's bits.
+template <int R, int T>
+inline void StoreTile(__m512 (&acc)[R][T], float* y, int64_t ldy) {
+  if constexpr (R == 4 && T == 4) {
+    __m512 p[8], q[4], h[2];
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; ++k) {  // registers 2k, 2k+1 in r-major order: [8 sums of a | 8 of b]
+      const __m512 a = acc[(2 * k) / 4][(2 * k) % 4], b = acc[(2 * k + 1) / 4][(2 * k + 1) % 4];
+      p[k] = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(1, 0, 1, 0)),
+                           _mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(3, 2, 3, 2)));
+    }
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; ++k)  // registers 4k..4k+3: four sums each, one per 128-bit lane
+      q[k] = _mm512_add_ps(_mm512_shuffle_f32x4(p[2 * k], p[2 * k + 1], _MM_SHUFFLE(2, 0, 2, 0)),
+                           _mm512_shuffle_f32x4(p[2 * k], p[2 * k + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+#pragma GCC unroll 2
+    for (int k = 0; k < 2; ++k)
+      h[k] = _mm512_add_ps(_mm512_shuffle_ps(q[2 * k], q[2 * k + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                           _mm512_shuffle_ps(q[2 * k], q[2 * k + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    // Lane 4L + m holds register 4m + L, i.e. (r = m, t = L): token t's four rows are lanes 4t..4t+3.
+    const __m512 z = _mm512_add_ps(_mm512_shuffle_ps(h[0], h[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                                   _mm512_shuffle_ps(h[0], h[1], _MM_SHUFFLE(3, 1, 3, 1)));
+    _mm_storeu_ps(y, _mm512_castps512_ps128(z));
+    _mm_storeu_ps(y + ldy, _mm512_extractf32x4_ps(z, 1));
+    _mm_storeu_ps(y + 2 * ldy, _mm512_extractf32x4_ps(z, 2));
+    _mm_storeu_ps(y + 3 * ldy, _mm512_extractf32x4_ps(z, 3));
+  } else {
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
+      for (int t = 0; t < T; ++t) y[t * ldy + r] = Reduce16(acc[r][t]);
+  }
+}
+
 inline __mmask16 TailMask16(int64_t left) { return __mmask16(left >= 16 ? 0xFFFF : (1u << left) - 1); }
 
 // 16 weights from element i as f32; the masked versions read only the elements that exist (the
@@ -93,10 +130,7 @@ void Tile(const uint8_t* w, size_t row_bytes, const uint8_t* act, size_t act_str
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) Step<Ops, R, T, false>(w, row_bytes, act, act_stride, i, 0, acc);
   if (i < n) Step<Ops, R, T, true>(w, row_bytes, act, act_stride, i, TailMask16(n - i), acc);
-#pragma GCC unroll 16
-  for (int r = 0; r < R; ++r)
-#pragma GCC unroll 16
-    for (int t = 0; t < T; ++t) y[t * ldy + r] = Reduce16(acc[r][t]);
+  StoreTile(acc, y, ldy);
 }
 
 // BF16 x BF16: 32 elements per step, VDPBF16PS.
@@ -126,10 +160,7 @@ void TileBF16Pairs(const uint8_t* w, size_t row_bytes, const uint8_t* act, size_
       for (int r = 0; r < R; ++r) acc[r][t] = _mm512_dpbf16_ps(acc[r][t], wv[r], a);
     }
   }
-#pragma GCC unroll 16
-  for (int r = 0; r < R; ++r)
-#pragma GCC unroll 16
-    for (int t = 0; t < T; ++t) y[t * ldy + r] = Reduce16(acc[r][t]);
+  StoreTile(acc, y, ldy);
 }
 
 template <class Ops, int R, int T>

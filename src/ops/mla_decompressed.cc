@@ -23,12 +23,26 @@ size_t ActFloats(DType type, int64_t n) {
   return AlignUp((kernels::ActivationRowBytes(type, n) + sizeof(float) - 1) / sizeof(float));
 }
 
+// The arithmetic follows the cache: a bf16 cache rebuilds K/V in bf16 and runs every product in the
+// BF16 kernels (VDPBF16PS with bf16 activations where the CPU has it, spec §3.9 allows bf16 where
+// the cache already is); other caches in f32.
+DType WorkType(const LatentView& cache) { return cache.type == DType::BF16 ? DType::BF16 : DType::F32; }
+size_t ElemBytes(DType t) { return t == DType::BF16 ? 2 : 4; }
+
+// Rows of n values of `type` (F32 or BF16) from f32.
+void StoreRows(DType type, const float* x, int64_t n, void* dst) {
+  if (type == DType::F32)
+    std::copy_n(x, n, static_cast<float*>(dst));
+  else
+    quant::QuantizeRow(type, x, dst, n);
+}
+
 struct Layout {
-  size_t rows, act, k, v, scores, kt, vt, run_max, run_sum, total;
+  size_t rows, act, kf, vf, k, v, qa, scores, kt, kt_f32, vt, run_max, run_sum, total;
 };
 
-Layout ScratchLayout(const LatentView& cache, const Matrix& v_b, int64_t d_n, int64_t d_v,
-                     int64_t max_tokens) {
+Layout ScratchLayout(const LatentView& cache, int64_t d_n, int64_t d_v, int64_t max_tokens) {
+  const DType wt = WorkType(cache);
   const int64_t r_kv = cache.n_latent, d_qk = d_n + cache.n_rope;
   Layout l;
   size_t at = 0;
@@ -38,11 +52,15 @@ Layout ScratchLayout(const LatentView& cache, const Matrix& v_b, int64_t d_n, in
     return here;
   };
   l.rows = take(size_t(kChunk * cache.row_elems));
-  l.act = take(size_t(kChunk) * ActFloats(DType::F32, r_kv));
-  l.k = take(size_t(kChunk * d_qk));
-  l.v = take(size_t(kChunk * d_v));
+  l.act = take(size_t(kChunk) * ActFloats(wt, r_kv));
+  l.kf = take(size_t(kChunk * d_qk));  // the rebuild's f32 results
+  l.vf = take(size_t(kChunk * d_v));
+  l.k = wt == DType::F32 ? l.kf : take(size_t(kChunk * d_qk));  // ... as the work type
+  l.v = wt == DType::F32 ? l.vf : take(size_t(kChunk * d_v));
+  l.qa = take(size_t(max_tokens) * ActFloats(wt, d_qk));
   l.scores = take(size_t(kChunk * max_tokens));
   l.kt = take(size_t(d_n * r_kv));
+  l.kt_f32 = wt == DType::F32 ? l.kt : take(size_t(d_n * r_kv));  // W_UK transposed, before StoreRows
   l.vt = take(size_t(d_v * r_kv));
   l.run_max = take(size_t(max_tokens));
   l.run_sum = take(size_t(max_tokens));
@@ -54,17 +72,20 @@ Layout ScratchLayout(const LatentView& cache, const Matrix& v_b, int64_t d_n, in
 
 size_t MlaDecompressedScratchFloats(const LatentView& cache, const Matrix& k_b, const Matrix& v_b,
                                     int64_t n_nope, int64_t n_v, int64_t max_tokens) {
-  return ScratchLayout(cache, v_b, n_nope, n_v, max_tokens).total;
+  return ScratchLayout(cache, n_nope, n_v, max_tokens).total;
 }
 
 void MlaAttentionDecompressed(ThreadPool& pool, const LatentView& cache, const Matrix& k_b,
                               const Matrix& v_b, const MlaDecompressedArgs& a, float* scratch) {
   const int64_t r_kv = cache.n_latent, d_r = cache.n_rope, d_n = a.n_nope, d_v = a.n_v;
   const int64_t d_qk = d_n + d_r;
-  const Layout lay = ScratchLayout(cache, v_b, d_n, d_v, a.n_tokens);
+  const Layout lay = ScratchLayout(cache, d_n, d_v, a.n_tokens);
+  const DType wt = WorkType(cache);
+  const size_t eb = ElemBytes(wt);
   int64_t t_max = 0;
   for (int64_t t = 0; t < a.n_tokens; ++t) t_max = std::max(t_max, a.n_visible[t]);
-  const size_t act_stride = ActFloats(DType::F32, r_kv) * sizeof(float);
+  const size_t act_stride = ActFloats(wt, r_kv) * sizeof(float);
+  const size_t qa_stride = ActFloats(wt, d_qk) * sizeof(float);
 
   ParallelFor(pool, a.n_head, [&](int64_t h, int thread) {
     float* base = scratch + size_t(thread) * lay.total;
@@ -72,30 +93,34 @@ void MlaAttentionDecompressed(ThreadPool& pool, const LatentView& cache, const M
             kAlignFloats;
     float* rows = base + lay.rows;
     uint8_t* act = reinterpret_cast<uint8_t*>(base + lay.act);
-    float* K = base + lay.k;
-    float* V = base + lay.v;
+    float* kf = base + lay.kf;
+    float* vf = base + lay.vf;
+    uint8_t* K = reinterpret_cast<uint8_t*>(base + lay.k);
+    uint8_t* V = reinterpret_cast<uint8_t*>(base + lay.v);
+    uint8_t* qa = reinterpret_cast<uint8_t*>(base + lay.qa);
     float* scores = base + lay.scores;
-    float* kt = base + lay.kt;
-    float* vt = base + lay.vt;
+    uint8_t* kt = reinterpret_cast<uint8_t*>(base + lay.kt);
+    uint8_t* vt = reinterpret_cast<uint8_t*>(base + lay.vt);
     float* run_max = base + lay.run_max;
     float* run_sum = base + lay.run_sum;
 
     // This head's W_UK as d_n rows of r_kv (k_b stores it transposed: r_kv rows of d_n) and W_UV
-    // (d_v rows of r_kv), both in f32: the rebuilt K/V then need no activation rounding (the
-    // kernels pair quantized weights with 8-bit activations, which costs accuracy when applied
-    // to every cached row rather than once to the attention output).
+    // (d_v rows of r_kv), both in the work type: with an f32 work type the rebuilt K/V need no
+    // activation rounding (the kernels pair quantized weights with 8-bit activations, which costs
+    // accuracy when applied to every cached row rather than once to the attention output).
+    float* kt_f32 = base + lay.kt_f32;
     for (int64_t c = 0; c < r_kv; ++c) {
-      float* tmp = rows;  // rows is free until the first chunk
-      DequantizeMatrixRow(k_b, h * r_kv + c, tmp);
-      for (int64_t d = 0; d < d_n; ++d) kt[d * r_kv + c] = tmp[d];
+      DequantizeMatrixRow(k_b, h * r_kv + c, rows);  // rows is free until the first chunk
+      for (int64_t d = 0; d < d_n; ++d) kt_f32[d * r_kv + c] = rows[d];
     }
-    for (int64_t j = 0; j < d_v; ++j)
-      DequantizeMatrixRow(v_b, h * d_v + j, vt + j * r_kv);
-    const size_t f32_row = size_t(r_kv) * sizeof(float);
-    const Matrix wk{DType::F32, reinterpret_cast<const uint8_t*>(kt), r_kv, d_n, f32_row};
-    const Matrix wv{DType::F32, reinterpret_cast<const uint8_t*>(vt), r_kv, d_v, f32_row};
-
+    if (wt != DType::F32) StoreRows(wt, kt_f32, d_n * r_kv, kt);
+    for (int64_t j = 0; j < d_v; ++j) {
+      DequantizeMatrixRow(v_b, h * d_v + j, rows);
+      StoreRows(wt, rows, r_kv, vt + size_t(j * r_kv) * eb);
+    }
+    const size_t w_row = size_t(r_kv) * eb;
     for (int64_t t = 0; t < a.n_tokens; ++t) {
+      kernels::PrepareActivation(wt, a.q + t * a.q_stride + h * d_qk, qa + size_t(t) * qa_stride, d_qk);
       run_max[t] = -std::numeric_limits<float>::infinity();
       run_sum[t] = 0;
       std::fill_n(a.o + (t * a.n_head + h) * d_v, d_v, 0.0f);
@@ -105,18 +130,20 @@ void MlaAttentionDecompressed(ThreadPool& pool, const LatentView& cache, const M
       ReadLatentRows(cache, c0, n, rows);
       // Rebuild this chunk's keys and values: K = [W_UK·C | K_pe], V = W_UV·C.
       for (int64_t i = 0; i < n; ++i)
-        kernels::PrepareActivation(DType::F32, rows + i * cache.row_elems, act + size_t(i) * act_stride, r_kv);
-      kernels::GemmRows(wk.type, wk.data, wk.row_bytes, act, act_stride, n, r_kv, 0, d_n, K, d_qk);
-      kernels::GemmRows(wv.type, wv.data, wv.row_bytes, act, act_stride, n, r_kv, 0, d_v, V, d_v);
+        kernels::PrepareActivation(wt, rows + i * cache.row_elems, act + size_t(i) * act_stride, r_kv);
+      kernels::GemmRows(wt, kt, w_row, act, act_stride, n, r_kv, 0, d_n, kf, d_qk);
+      kernels::GemmRows(wt, vt, w_row, act, act_stride, n, r_kv, 0, d_v, vf, d_v);
       for (int64_t i = 0; i < n; ++i)
-        std::copy_n(rows + i * cache.row_elems + r_kv, d_r, K + i * d_qk + d_n);
+        std::copy_n(rows + i * cache.row_elems + r_kv, d_r, kf + i * d_qk + d_n);
+      if (wt != DType::F32) {
+        StoreRows(wt, kf, n * d_qk, K);
+        StoreRows(wt, vf, n * d_v, V);
+      }
 
       // Scores of every token against the chunk's keys (one small GEMM), the causal mask and the
       // online softmax per token, then the values weighted by the probabilities (masked rows
       // weigh exactly 0).
-      kernels::GemmRows(DType::F32, reinterpret_cast<const uint8_t*>(K), size_t(d_qk) * sizeof(float),
-                        a.q + h * d_qk, size_t(a.q_stride) * sizeof(float), a.n_tokens, d_qk, 0, n,
-                        scores, kChunk);
+      kernels::GemmRows(wt, K, size_t(d_qk) * eb, qa, qa_stride, a.n_tokens, d_qk, 0, n, scores, kChunk);
       for (int64_t t = 0; t < a.n_tokens; ++t) {
         float* s = scores + t * kChunk;
         const int64_t m_rows = std::max<int64_t>(0, std::min(n, a.n_visible[t] - c0));
@@ -138,8 +165,8 @@ void MlaAttentionDecompressed(ThreadPool& pool, const LatentView& cache, const M
         }
         std::fill(s + m_rows, s + n, 0.0f);
       }
-      kernels::AccumulateRows(DType::F32, reinterpret_cast<const uint8_t*>(V), size_t(d_v) * sizeof(float), n,
-                              scores, kChunk, a.n_tokens, a.o + h * d_v, a.n_head * d_v, d_v);
+      kernels::AccumulateRows(wt, V, size_t(d_v) * eb, n, scores, kChunk, a.n_tokens, a.o + h * d_v,
+                              a.n_head * d_v, d_v);
     }
     for (int64_t t = 0; t < a.n_tokens; ++t) {
       if (run_sum[t] <= 0) continue;

@@ -29,8 +29,12 @@ void DequantizeF16(const void* src, float* dst, int64_t n) {
 }
 
 void DequantizeBF16(const void* src, float* dst, int64_t n) {
-  const uint8_t* p = static_cast<const uint8_t*>(src);
-  for (int64_t i = 0; i < n; ++i) dst[i] = BF16ToF32(uint16_t(p[2 * i] | p[2 * i + 1] << 8));
+  const uint8_t* p = static_cast<const uint8_t*>(src);  // little-endian, as in QuantizeBF16
+  for (int64_t i = 0; i < n; ++i) {
+    uint16_t h;
+    std::memcpy(&h, p + 2 * i, 2);
+    dst[i] = BF16ToF32(h);
+  }
 }
 
 // spec §9 Q4_0

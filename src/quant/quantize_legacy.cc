@@ -121,8 +121,13 @@ void QuantizeF16(const float* src, void* dst, int64_t n, const float*) {
 }
 
 void QuantizeBF16(const float* src, void* dst, int64_t n, const float*) {
+  // GGUF is little-endian, as are the CPUs we build for; memcpy keeps any alignment legal and
+  // lets the loop vectorise.
   uint8_t* p = static_cast<uint8_t*>(dst);
-  for (int64_t i = 0; i < n; ++i) PutF16(p + 2 * i, F32ToBF16(src[i]));
+  for (int64_t i = 0; i < n; ++i) {
+    const uint16_t h = F32ToBF16(src[i]);
+    std::memcpy(p + 2 * i, &h, 2);
+  }
 }
 
 void QuantizeQ4_0(const float* src, void* dst, int64_t n, const float* importance) {
