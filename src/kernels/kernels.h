@@ -42,6 +42,13 @@ void GemmRows(DType weight, const uint8_t* w, size_t row_bytes, const void* act,
               size_t act_stride, int64_t n_tokens, int64_t n, int64_t r0, int64_t r1, float* y,
               int64_t ldy);
 
+// ---- Online softmax pieces ---------------------------------------------------------------------
+// MaxValue: the largest of x[0..n) (-inf for n = 0). ExpSum: x[i] = exp(x[i]·scale - shift) and
+// returns their sum; exp is a polynomial (relative error ~2e-7, 0 where exp(·) < FLT_MIN) and the
+// sum keeps a fixed order, the same bits on every ISA.
+float MaxValue(const float* x, int64_t n);
+float ExpSum(float* x, int64_t n, float scale, float shift);
+
 // ---- Weighted sums of rows (the value side of latent attention) -------------------------------
 // o[h·ldo + j] += Σ_{i < n_rows} p[h·ldp + i] · x_i[j] for h < n_out, j < n_cols, where x_i is row
 // i of `rows` (F32, F16 or BF16, row_bytes apart). One fused multiply-add chain per output element

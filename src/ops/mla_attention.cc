@@ -105,21 +105,13 @@ void MlaAttention(ThreadPool& pool, const LatentView& cache, const MlaAttentionA
                         kChunk);
       for (int64_t h = 0; h < nh; ++h) {
         float* s = scores + h * kChunk;
-        float m = run_max[h];
-        for (int64_t i = 0; i < n; ++i) {
-          s[i] *= a.scale;
-          m = std::max(m, s[i]);
-        }
-        // Online softmax: rescale what was accumulated under the old maximum.
+        // Online softmax: rescale what was accumulated under the old maximum (scale > 0, so
+        // the largest scaled score is the largest score, scaled).
+        const float m = std::max(run_max[h], kernels::MaxValue(s, n) * a.scale);
         const float rescale = std::exp(run_max[h] - m);
-        float sum = run_sum[h] * rescale;
         if (rescale != 1.0f) Scale(o + h * nl, rescale, nl);
-        for (int64_t i = 0; i < n; ++i) {
-          s[i] = std::exp(s[i] - m);
-          sum += s[i];
-        }
+        run_sum[h] = run_sum[h] * rescale + kernels::ExpSum(s, n, a.scale, m);
         run_max[h] = m;
-        run_sum[h] = sum;
       }
       kernels::AccumulateRows(row_type, chunk, row_bytes, n, scores, kChunk, nh, o, nl, nl);
     }

@@ -147,21 +147,12 @@ void MlaAttentionDecompressed(ThreadPool& pool, const LatentView& cache, const M
       for (int64_t t = 0; t < a.n_tokens; ++t) {
         float* s = scores + t * kChunk;
         const int64_t m_rows = std::max<int64_t>(0, std::min(n, a.n_visible[t] - c0));
-        float m = run_max[t];
-        for (int64_t i = 0; i < m_rows; ++i) {
-          s[i] *= a.scale;
-          m = std::max(m, s[i]);
-        }
-        if (m_rows > 0) {
+        if (m_rows > 0) {  // online softmax, as in MlaAttention
+          const float m = std::max(run_max[t], kernels::MaxValue(s, m_rows) * a.scale);
           const float rescale = std::exp(run_max[t] - m);
-          float sum = run_sum[t] * rescale;
           if (rescale != 1.0f) Scale(a.o + (t * a.n_head + h) * d_v, rescale, d_v);
-          for (int64_t i = 0; i < m_rows; ++i) {
-            s[i] = std::exp(s[i] - m);
-            sum += s[i];
-          }
+          run_sum[t] = run_sum[t] * rescale + kernels::ExpSum(s, m_rows, a.scale, m);
           run_max[t] = m;
-          run_sum[t] = sum;
         }
         std::fill(s + m_rows, s + n, 0.0f);
       }

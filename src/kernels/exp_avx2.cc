@@ -1,0 +1,65 @@
+// AVX2 MaxValue and ExpSum: the 16 canonical lanes in two registers, the scalar twin's steps
+// (exp.cc) lane by lane.
+#include <immintrin.h>
+
+#include <limits>
+
+#include "kernels/kernels_internal.h"
+
+namespace mla::kernels::avx2 {
+namespace {
+
+inline __m256 Exp8(__m256 x) {
+  using namespace exp_poly;
+  const __m256 keep = _mm256_cmp_ps(x, _mm256_set1_ps(kMinArg), _CMP_NLT_UQ);
+  x = _mm256_min_ps(x, _mm256_set1_ps(kMaxArg));
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(kLog2e)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fmadd_ps(n, _mm256_set1_ps(kMinusLn2Hi), x);
+  r = _mm256_fmadd_ps(n, _mm256_set1_ps(kMinusLn2Lo), r);
+  __m256 y = _mm256_fmadd_ps(_mm256_set1_ps(kP0), r, _mm256_set1_ps(kP1));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(kP2));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(kP3));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(kP4));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(kP5));
+  y = _mm256_fmadd_ps(y, _mm256_mul_ps(r, r), r);
+  y = _mm256_add_ps(y, _mm256_set1_ps(1.f));
+  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_and_ps(keep, _mm256_mul_ps(y, _mm256_castsi256_ps(e)));
+}
+
+inline __m256i TailMask8(int64_t left) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(int(left)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+}  // namespace
+
+float MaxValue(const float* x, int64_t n) {
+  __m256 m = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(x + i));
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, m);
+  float r = lanes[0];
+  for (int k = 1; k < 8; ++k) r = r < lanes[k] ? lanes[k] : r;
+  for (; i < n; ++i) r = r < x[i] ? x[i] : r;
+  return r;
+}
+
+float ExpSum(float* x, int64_t n, float scale, float shift) {
+  const __m256 vs = _mm256_set1_ps(scale), vh = _mm256_set1_ps(shift);
+  __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+  for (int64_t i = 0; i < n; i += 8) {
+    const __m256i m = TailMask8(n - i);
+    const __m256 e = Exp8(_mm256_sub_ps(_mm256_mul_ps(_mm256_maskload_ps(x + i, m), vs), vh));
+    _mm256_maskstore_ps(x + i, m, e);
+    const int half = int(i / 8) % 2;  // elements i..i+7 are lanes 0-7 or 8-15 of the 16
+    acc[half] = _mm256_add_ps(acc[half], _mm256_and_ps(_mm256_castsi256_ps(m), e));
+  }
+  alignas(32) float lanes[16];
+  _mm256_store_ps(lanes, acc[0]);
+  _mm256_store_ps(lanes + 8, acc[1]);
+  return Reduce16(lanes);
+}
+
+}  // namespace mla::kernels::avx2
