@@ -69,7 +69,18 @@ void QuantizeQ8K(const float* x, quant::BlockQ8_K* dst, int64_t n) {
   }
 }
 
+void ConvertToBF16(const float* x, uint16_t* dst, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = F32ToBF16(x[i]);
+}
+
 }  // namespace scalar
+
+void ConvertToBF16(const float* x, uint16_t* dst, int64_t n) {
+  if (Cpu().avx2)
+    avx2::ConvertToBF16(x, dst, n);
+  else
+    scalar::ConvertToBF16(x, dst, n);
+}
 
 void QuantizeActQ8x32(const float* x, ActQ8x32* dst, int64_t n, int offset) {
   if (Cpu().avx2)

@@ -42,6 +42,9 @@ void GemmRows(DType weight, const uint8_t* w, size_t row_bytes, const void* act,
               size_t act_stride, int64_t n_tokens, int64_t n, int64_t r0, int64_t r1, float* y,
               int64_t ldy);
 
+// f32 -> bf16, round to nearest even (base/fp16.h F32ToBF16's bits), vectorised.
+void ConvertToBF16(const float* x, uint16_t* dst, int64_t n);
+
 // ---- Online softmax pieces ---------------------------------------------------------------------
 // MaxValue: the largest of x[0..n) (-inf for n = 0). ExpSum: x[i] = exp(x[i]·scale - shift) and
 // returns their sum; exp is a polynomial (relative error ~2e-7, 0 where exp(·) < FLT_MIN) and the

@@ -34,7 +34,7 @@ void StoreRows(DType type, const float* x, int64_t n, void* dst) {
   if (type == DType::F32)
     std::copy_n(x, n, static_cast<float*>(dst));
   else
-    quant::QuantizeRow(type, x, dst, n);
+    kernels::ConvertToBF16(x, static_cast<uint16_t*>(dst), n);
 }
 
 struct Layout {
@@ -86,6 +86,7 @@ void MlaAttentionDecompressed(ThreadPool& pool, const LatentView& cache, const M
   for (int64_t t = 0; t < a.n_tokens; ++t) t_max = std::max(t_max, a.n_visible[t]);
   const size_t act_stride = ActFloats(wt, r_kv) * sizeof(float);
   const size_t qa_stride = ActFloats(wt, d_qk) * sizeof(float);
+  const bool rows_are_act = cache.type == wt && kernels::ActivationType(wt) == wt && wt != DType::F32;
 
   ParallelFor(pool, a.n_head, [&](int64_t h, int thread) {
     float* base = scratch + size_t(thread) * lay.total;
@@ -127,14 +128,24 @@ void MlaAttentionDecompressed(ThreadPool& pool, const LatentView& cache, const M
     }
     for (int64_t c0 = 0; c0 < t_max; c0 += kChunk) {
       const int64_t n = std::min(kChunk, t_max - c0);
-      ReadLatentRows(cache, c0, n, rows);
-      // Rebuild this chunk's keys and values: K = [W_UK·C | K_pe], V = W_UV·C.
-      for (int64_t i = 0; i < n; ++i)
-        kernels::PrepareActivation(wt, rows + i * cache.row_elems, act + size_t(i) * act_stride, r_kv);
-      kernels::GemmRows(wt, kt, w_row, act, act_stride, n, r_kv, 0, d_n, kf, d_qk);
-      kernels::GemmRows(wt, vt, w_row, act, act_stride, n, r_kv, 0, d_v, vf, d_v);
-      for (int64_t i = 0; i < n; ++i)
-        std::copy_n(rows + i * cache.row_elems + r_kv, d_r, kf + i * d_qk + d_n);
+      // Rebuild this chunk's keys and values: K = [W_UK·C | K_pe], V = W_UV·C. Latent rows that
+      // already are the activation format (a bf16 cache, bf16 activations) are read in place.
+      const uint8_t* lat = act;
+      size_t lat_stride = act_stride;
+      if (rows_are_act) {
+        lat = cache.data + size_t(c0) * cache.row_bytes;
+        lat_stride = cache.row_bytes;
+        for (int64_t i = 0; i < n; ++i)
+          quant::DequantizeRow(cache.type, lat + size_t(i) * lat_stride + size_t(r_kv) * eb, kf + i * d_qk + d_n, d_r);
+      } else {
+        ReadLatentRows(cache, c0, n, rows);
+        for (int64_t i = 0; i < n; ++i) {
+          kernels::PrepareActivation(wt, rows + i * cache.row_elems, act + size_t(i) * act_stride, r_kv);
+          std::copy_n(rows + i * cache.row_elems + r_kv, d_r, kf + i * d_qk + d_n);
+        }
+      }
+      kernels::GemmRows(wt, kt, w_row, lat, lat_stride, n, r_kv, 0, d_n, kf, d_qk);
+      kernels::GemmRows(wt, vt, w_row, lat, lat_stride, n, r_kv, 0, d_v, vf, d_v);
       if (wt != DType::F32) {
         StoreRows(wt, kf, n * d_qk, K);
         StoreRows(wt, vf, n * d_v, V);

@@ -147,3 +147,28 @@ TEST(KernelsIsa, ConcurrentCallsAgree) {
 
 }  // namespace
 }  // namespace mla::kernels::test
+
+namespace mla::kernels::test {
+namespace {
+
+// ConvertToBF16 (AVX2) equals F32ToBF16 for every class of input: rounding ties both ways,
+// carries into the exponent, subnormals, infinities, NaNs, and a tail shorter than a register.
+TEST(KernelsIsa, ConvertToBF16MatchesScalar) {
+  std::vector<uint32_t> bits = {0x00000000, 0x80000000, 0x3f808000, 0x3f818000, 0x3f80ffff, 0x3fffffff,
+                                0x7f7fffff, 0xff7fffff, 0x7f800000, 0xff800000, 0x7fc00000, 0x7f800001,
+                                0xffff0001, 0x00000001, 0x807fffff, 0x00018000};
+  std::mt19937 rng(43);
+  for (int i = 0; i < 1000; ++i) bits.push_back(rng());
+  std::vector<float> x(bits.size());
+  std::memcpy(x.data(), bits.data(), bits.size() * 4);
+  std::vector<uint16_t> want(x.size()), got(x.size(), 0);
+  for (size_t i = 0; i < x.size(); ++i) want[i] = F32ToBF16(x[i]);
+  const int64_t n = int64_t(x.size()) - 3;  // a tail
+  if (!DetectCpu().avx2) GTEST_SKIP() << "no AVX2";
+  avx2::ConvertToBF16(x.data(), got.data(), n);
+  for (int64_t i = 0; i < n; ++i) ASSERT_EQ(got[size_t(i)], want[size_t(i)]) << std::hex << bits[size_t(i)];
+  EXPECT_EQ(got[size_t(n)], 0);  // nothing written past n
+}
+
+}  // namespace
+}  // namespace mla::kernels::test
