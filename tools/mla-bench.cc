@@ -21,6 +21,7 @@
 
 #include "base/cpu.h"
 #include "base/log.h"
+#include "base/profile.h"
 #include "convert/quant_mix.h"
 #include "convert/synth.h"
 #include "mla/mla.h"
@@ -249,7 +250,7 @@ struct Options {
   int64_t sweep_ctx = 8704, sweep_gen = -1;
   uint64_t bw_bytes = 2ull << 30;
   int bw_passes = 5;
-  bool bandwidth_only = false, no_warmup = false, verbose = false;
+  bool bandwidth_only = false, no_warmup = false, verbose = false, profile = false;
   uint64_t seed = 1234;
   // --synthetic: write missing model files first.
   bool synthetic = false, write_only = false;
@@ -282,6 +283,27 @@ mla::Status Generate(mla::Session& s, Tokens& tok, int64_t n) {
     MLA_RETURN_IF_ERROR(s.Decode(&t, 1));
   }
   return mla::Status::Ok();
+}
+
+// Time per token by forward-pass stage (ms) and its share of the timed runs' wall time; what is
+// left is outside the stages (tokenization-free Decode bookkeeping, batch setup).
+void PrintProfile(const std::string& test, int threads, const mla::profile::Totals& t,
+                  const std::vector<double>& samples_ns, int64_t tokens_per_run) {
+  double wall = 0;
+  for (double v : samples_ns) wall += v;
+  const double tokens = double(tokens_per_run) * double(samples_ns.size());
+  if (wall <= 0 || tokens <= 0) return;
+  std::fprintf(stderr, "mla-bench: profile of %s, %d threads (ms per token, share of wall time):\n", test.c_str(),
+               threads);
+  std::vector<std::pair<int64_t, int>> order;
+  for (int i = 0; i < int(mla::profile::Stage::kCount); ++i) order.emplace_back(t.ns[size_t(i)], i);
+  std::sort(order.rbegin(), order.rend());
+  for (auto [ns, i] : order)
+    if (ns > 0)
+      std::fprintf(stderr, "  %-24s %8.3f  %5.1f %%\n", mla::profile::Name(mla::profile::Stage(i)),
+                   double(ns) / tokens * 1e-6, 100.0 * double(ns) / wall);
+  const double rest = wall - double(t.total());
+  std::fprintf(stderr, "  %-24s %8.3f  %5.1f %%\n", "outside the stages", rest / tokens * 1e-6, 100.0 * rest / wall);
 }
 
 struct Machine {
@@ -397,6 +419,9 @@ int main(int argc, char** argv) {
   app.add_option("--bw-passes", o.bw_passes, "passes of the bandwidth test")->check(CLI::Range(1, 100));
   app.add_flag("--bandwidth", o.bandwidth_only, "only measure read bandwidth and kernel peak (needs no model)");
   app.add_flag("--no-warmup", o.no_warmup, "skip the warm-up run");
+  app.add_flag("--profile", o.profile,
+               "after each test, print to stderr where the timed forward passes spent their time, by stage "
+               "(not with --sweep)");
   app.add_flag("--no-repack", o.no_repack, "-nr: keep the file's row-major weights (no interleaved repacking at load)");
   app.add_option("--seed", o.seed, "seed of the random prompt tokens");
   app.add_flag("--synthetic", o.synthetic, "write each missing -m file first: a random-weight model of --shape");
@@ -544,15 +569,22 @@ int main(int argc, char** argv) {
                   st = fill();
                   if (st.ok()) st = p > 0 ? Prompt(s, tok, std::min(p, n_ctx - 1 - d)) : Generate(s, tok, 1);
                 }
+                mla::profile::Totals stages;
+                mla::profile::SetEnabled(o.profile);
                 for (int k = 0; st.ok() && k < o.reps; ++k) {
                   st = fill();
                   if (!st.ok()) break;
+                  mla::profile::Take();  // the fill is not the test
                   const double t0 = Now();
                   st = Prompt(s, tok, p);
                   if (st.ok()) st = Generate(s, tok, n);
                   row.samples_ns.push_back((Now() - t0) * 1e9);
+                  const mla::profile::Totals t = mla::profile::Take();
+                  for (size_t i = 0; i < t.ns.size(); ++i) stages.ns[i] += t.ns[i];
                 }
+                mla::profile::SetEnabled(false);
                 if (!st.ok()) return Fail(row.TestName() + ": " + st.message());
+                if (o.profile) PrintProfile(row.TestName(), int(nt), stages, row.samples_ns, p + n);
                 printer.Add(row);
               }
             }

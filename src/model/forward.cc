@@ -1,5 +1,7 @@
 #include "model/forward.h"
 
+#include "base/profile.h"
+
 #include <cinttypes>
 #include <cstring>
 
@@ -61,16 +63,29 @@ Status ForwardBatch(const Model& model, ThreadPool& pool, Workspace& ws, const B
 
   for (int64_t il = 0; il < c.n_layer; ++il) {
     const LayerWeights& l = w.layers[size_t(il)];
+    using profile::Scope, profile::Stage;
     // h = x + MLA(RMSNorm(x))
-    ops::RmsNormRows(ws.x, l.attn_norm, ws.xn, D, n, D, c.rms_eps);
+    {
+      Scope p(Stage::kNorm);
+      ops::RmsNormRows(ws.x, l.attn_norm, ws.xn, D, n, D, c.rms_eps);
+    }
     MlaAttentionLayer(c, l, il, model.rope(), pool, ws, n);
-    for (int64_t i = 0; i < n * D; ++i) ws.x[i] += ws.attn_out[i];
+    {
+      Scope p(Stage::kResidual);
+      for (int64_t i = 0; i < n * D; ++i) ws.x[i] += ws.attn_out[i];
+    }
     // x' = h + FFN(RMSNorm(h))
-    ops::RmsNormRows(ws.x, l.ffn_norm, ws.xn, D, n, D, c.rms_eps);
-    if (c.is_moe_layer(il))
+    {
+      Scope p(Stage::kNorm);
+      ops::RmsNormRows(ws.x, l.ffn_norm, ws.xn, D, n, D, c.rms_eps);
+    }
+    if (c.is_moe_layer(il)) {
       MoeFfn(c, l, pool, ws, n);
-    else
+    } else {
+      Scope p(Stage::kDenseFfn);
       DenseFfn(l, pool, ws, n);
+    }
+    Scope p(Stage::kResidual);
     for (int64_t i = 0; i < n * D; ++i) ws.x[i] += ws.ffn_out[i];
   }
 
@@ -83,6 +98,7 @@ Status ForwardBatch(const Model& model, ThreadPool& pool, Workspace& ws, const B
     for (int64_t r = first; r < t + seqs[s].n; ++r, ++out)
       if (r != out) std::memmove(ws.x + out * D, ws.x + r * D, size_t(D) * sizeof(float));
   }
+  profile::Scope p(profile::Stage::kLogits);
   ops::RmsNormRows(ws.x, w.output_norm, ws.xn, D, logit_rows, D, c.rms_eps);
   ops::MatMul(pool, w.output, ws.xn, D, logit_rows, ws.logits, V, ws.act);
   return Status::Ok();

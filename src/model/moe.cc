@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <optional>
 
+#include "base/profile.h"
 #include "model/workspace.h"
 #include "ops/activation.h"
 #include "ops/matmul.h"
@@ -144,6 +146,8 @@ void MoeFfn(const ModelConfig& c, const LayerWeights& l, ThreadPool& pool, Works
   const int64_t D = c.n_embd, E = c.n_expert, k = c.n_expert_used;
   const RouterParams rp = RouterFromConfig(c);
 
+  using profile::Scope, profile::Stage;
+  std::optional<Scope> stage(std::in_place, Stage::kRouter);
   // Router in f32 (spec §4.4 difference 5), then the choice per token.
   ops::MatMul(pool, l.ffn_gate_inp, ws.xn, D, n, ws.router_logits, E, ws.act);
   for (int64_t t = 0; t < n; ++t)
@@ -158,6 +162,7 @@ void MoeFfn(const ModelConfig& c, const LayerWeights& l, ThreadPool& pool, Works
   int64_t* fill = ws.expert_fill;
   std::copy_n(count, E, fill);
   for (int64_t i = 0; i < n * k; ++i) ws.expert_rows[fill[ws.expert_ids[i]]++] = i;
+  stage.emplace(Stage::kExperts);
 
   if (n * k <= kMoeFusedRows && 2 * std::min(n * k, E) + 2 <= ops::kMaxMatMulJobs) {
     FusedExperts(c, l, pool, ws, n, count);

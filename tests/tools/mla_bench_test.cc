@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <cstdio>
 #include <string>
 
 #include "test_util.h"
@@ -65,6 +66,30 @@ TEST(MlaBenchTest, MarkdownCsvAndDepth) {
   EXPECT_NE(out.find(" ± "), std::string::npos) << out;
   ASSERT_EQ(RunCommand("{ " + Bench() + m + " -p 8 -n 0 -r 1 -o csv" + kQuick + " 2>/dev/null; }", &out), 0) << out;
   EXPECT_EQ(out.rfind("model_filename,", 0), 0u) << out;
+}
+
+// --profile: after each test, the stages of the timed forward passes, per token, with their share
+// of the wall time; the stages together account for most of it.
+TEST(MlaBenchTest, ProfileByStage) {
+  const std::string m = " -m " + Fixture("models/ds3-small.Q4_0.gguf");
+  std::string err;
+  const std::string log = TempDir() + "/profile.txt";
+  ASSERT_EQ(RunCommand("{ " + Bench() + m + " -p 16 -n 4 -d 8 -r 2 --profile" + kQuick + " > /dev/null 2> " + log + "; }",
+                       &err),
+            0)
+      << err;
+  const std::string out = ReadFile(log);
+  EXPECT_NE(out.find("profile of pp16 @ d8, 2 threads"), std::string::npos) << out;
+  EXPECT_NE(out.find("profile of tg4 @ d8, 2 threads"), std::string::npos) << out;
+  for (const char* stage : {"attention over cache", "experts", "router", "q/kv_a projection", "output head"})
+    EXPECT_NE(out.find(stage), std::string::npos) << stage << "\n" << out;
+  // The share outside the stages is small: the stages cover the forward pass.
+  const size_t at = out.rfind("outside the stages");
+  ASSERT_NE(at, std::string::npos) << out;
+  double rest_ms = -1, rest_share = -1;
+  ASSERT_EQ(std::sscanf(out.c_str() + at + 24, "%lf %lf", &rest_ms, &rest_share), 2) << out;
+  EXPECT_GE(rest_ms, 0.0) << out;
+  EXPECT_LT(rest_share, 50.0) << out;
 }
 
 TEST(MlaBenchTest, SweepFillsTheContext) {
