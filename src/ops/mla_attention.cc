@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <utility>
 
 #include "kernels/kernels.h"
 #include "ops/parallel.h"
@@ -44,11 +45,75 @@ size_t QueryFloats(const LatentView& cache) {
   return (bytes + 63) / 64 * 16;
 }
 
+// A token's visible rows are cut into ranges of whole chunks that depend only on how many rows it
+// sees: one range up to 2·kChunksPerRange chunks, then about kChunksPerRange chunks each, at most
+// kMaxRanges. Each range is an online softmax of its own (o, max, sum); the ranges are then merged
+// in order. Decode steps give ranges to different threads, so each thread reads only its share of
+// the cache for all heads; batches give whole tokens to threads and merge as they go — the same
+// arithmetic, so the result never depends on the thread count or on the batch.
+constexpr int64_t kChunksPerRange = 4, kMaxRanges = 8;
+
+int64_t RangeCount(int64_t n_visible) {
+  const int64_t chunks = (n_visible + kChunk - 1) / kChunk;
+  return std::clamp<int64_t>(chunks / kChunksPerRange, 1, kMaxRanges);
+}
+
+// Rows [first, last) of range g of n.
+std::pair<int64_t, int64_t> RangeRows(int64_t n_visible, int64_t g, int64_t n) {
+  const int64_t chunks = (n_visible + kChunk - 1) / kChunk;
+  return {g * chunks / n * kChunk, std::min(n_visible, (g + 1) * chunks / n * kChunk)};
+}
+
+// One head's running state: o (n_latent values, not yet divided by sum), max and sum.
+struct Partial {
+  float* o;
+  float* max;
+  float* sum;
+};
+
+Partial PartialAt(float* base, int64_t n_head, int64_t nl) {
+  return {base, base + n_head * nl, base + n_head * nl + n_head};
+}
+size_t PartialFloats(int64_t n_head, int64_t nl) { return size_t(n_head * (nl + 2)); }
+
+// into = into ⊕ from for heads [0, nh): both rescaled to the larger maximum.
+void Merge(Partial into, Partial from, int64_t nh, int64_t nl) {
+  for (int64_t h = 0; h < nh; ++h) {
+    const float m = std::max(into.max[h], from.max[h]);
+    const float a = std::exp(into.max[h] - m), b = std::exp(from.max[h] - m);
+    float* o = into.o + h * nl;
+    const float* f = from.o + h * nl;
+    for (int64_t j = 0; j < nl; ++j) o[j] = o[j] * a + f[j] * b;
+    into.sum[h] = into.sum[h] * a + from.sum[h] * b;
+    into.max[h] = m;
+  }
+}
+
+struct Layout {
+  size_t rows, scores, q, temp, partials, total;
+};
+
+Layout ScratchLayout(const LatentView& cache, int64_t n_head) {
+  Layout l;
+  size_t at = 0;
+  auto take = [&](size_t n) {
+    const size_t here = at;
+    at += (n + 15) / 16 * 16;
+    return here;
+  };
+  l.rows = take(size_t(kChunk * cache.row_elems));  // rows converted to f32 (other cache types)
+  l.scores = take(size_t(n_head * kChunk));
+  l.q = take(size_t(n_head) * QueryFloats(cache));
+  l.temp = take(PartialFloats(n_head, cache.n_latent));  // a range's state before merging
+  l.partials = take(size_t(kMaxRanges) * PartialFloats(n_head, cache.n_latent));  // decode's ranges
+  l.total = at;
+  return l;
+}
+
 }  // namespace
 
 size_t MlaAttentionScratchFloats(const LatentView& cache, int64_t n_head) {
-  // converted rows + scores (n_head x chunk) + per-head running max and sum + prepared queries
-  return size_t(kChunk * cache.row_elems + n_head * kChunk + 2 * n_head) + size_t(n_head) * QueryFloats(cache);
+  return ScratchLayout(cache, n_head).total;
 }
 
 // Per token and head (spec §3.5 absorbed form): scores of q = [q_abs | q_pe] against whole cache
@@ -59,38 +124,27 @@ size_t MlaAttentionScratchFloats(const LatentView& cache, int64_t n_head) {
 void MlaAttention(ThreadPool& pool, const LatentView& cache, const MlaAttentionArgs& a,
                   float* scratch) {
   const int64_t nk = cache.n_latent + cache.n_rope;  // score dot length
-  const int64_t nl = cache.n_latent;
-  const size_t per_thread = MlaAttentionScratchFloats(cache, a.n_head);
+  const int64_t nl = cache.n_latent, H = a.n_head;
+  const Layout lay = ScratchLayout(cache, H);
   const DType row_type = RowType(cache);
   const bool in_place = row_type == cache.type;
   const size_t q_floats = QueryFloats(cache);
-  // Split heads only when there are fewer tokens than threads (decode); grouping never changes
-  // a (token, head) result, only who computes it.
-  const int64_t groups =
-      a.n_tokens >= pool.size() ? 1 : std::min<int64_t>(a.n_head, pool.size());
-  const int64_t heads_per_group = (a.n_head + groups - 1) / groups;
+  const size_t part_floats = PartialFloats(H, nl);
 
-  ParallelFor(pool, a.n_tokens * groups, [&](int64_t task, int thread) {
-    const int64_t t = task / groups;
-    const int64_t h0 = (task % groups) * heads_per_group;
-    const int64_t h1 = std::min(a.n_head, h0 + heads_per_group);
-    const int64_t nh = h1 - h0;
-    float* rows = scratch + size_t(thread) * per_thread;
-    float* scores = rows + kChunk * cache.row_elems;  // nh x kChunk
-    float* run_max = scores + a.n_head * kChunk;
-    float* run_sum = run_max + a.n_head;
-    float* q_act = run_sum + a.n_head;
-    for (int64_t h = 0; h < nh; ++h)
-      kernels::PrepareActivation(row_type, a.q + (t * a.n_head + h0 + h) * a.q_stride, q_act + h * q_floats, nk);
-    float* o = a.o_lat + (t * a.n_head + h0) * nl;
-    for (int64_t h = 0; h < nh; ++h) {
-      run_max[h] = -std::numeric_limits<float>::infinity();
-      run_sum[h] = 0;
-      std::fill_n(o + h * nl, nl, 0.0f);
+  // Rows [r0, r1) for every head of token t into `out`, from an empty state.
+  auto attend = [&](int64_t t, int64_t r0, int64_t r1, Partial out, int thread) {
+    float* base = scratch + size_t(thread) * lay.total;
+    float* rows = base + lay.rows;
+    float* scores = base + lay.scores;
+    float* q_act = base + lay.q;
+    for (int64_t h = 0; h < H; ++h) {
+      kernels::PrepareActivation(row_type, a.q + (t * H + h) * a.q_stride, q_act + h * q_floats, nk);
+      out.max[h] = -std::numeric_limits<float>::infinity();
+      out.sum[h] = 0;
     }
-    const int64_t n_vis = a.n_visible[t];
-    for (int64_t c0 = 0; c0 < n_vis; c0 += kChunk) {
-      const int64_t n = std::min(kChunk, n_vis - c0);
+    std::fill_n(out.o, H * nl, 0.0f);
+    for (int64_t c0 = r0; c0 < r1; c0 += kChunk) {
+      const int64_t n = std::min(kChunk, r1 - c0);
       const uint8_t* chunk;
       size_t row_bytes;
       if (in_place) {
@@ -101,24 +155,67 @@ void MlaAttention(ThreadPool& pool, const LatentView& cache, const MlaAttentionA
         chunk = reinterpret_cast<const uint8_t*>(rows);
         row_bytes = size_t(cache.row_elems) * sizeof(float);
       }
-      kernels::GemmRows(row_type, chunk, row_bytes, q_act, q_floats * sizeof(float), nh, nk, 0, n, scores,
-                        kChunk);
-      for (int64_t h = 0; h < nh; ++h) {
+      kernels::GemmRows(row_type, chunk, row_bytes, q_act, q_floats * sizeof(float), H, nk, 0, n, scores, kChunk);
+      for (int64_t h = 0; h < H; ++h) {
         float* s = scores + h * kChunk;
         // Online softmax: rescale what was accumulated under the old maximum (scale > 0, so
         // the largest scaled score is the largest score, scaled).
-        const float m = std::max(run_max[h], kernels::MaxValue(s, n) * a.scale);
-        const float rescale = std::exp(run_max[h] - m);
-        if (rescale != 1.0f) Scale(o + h * nl, rescale, nl);
-        run_sum[h] = run_sum[h] * rescale + kernels::ExpSum(s, n, a.scale, m);
-        run_max[h] = m;
+        const float m = std::max(out.max[h], kernels::MaxValue(s, n) * a.scale);
+        const float rescale = std::exp(out.max[h] - m);
+        if (rescale != 1.0f) Scale(out.o + h * nl, rescale, nl);
+        out.sum[h] = out.sum[h] * rescale + kernels::ExpSum(s, n, a.scale, m);
+        out.max[h] = m;
       }
-      kernels::AccumulateRows(row_type, chunk, row_bytes, n, scores, kChunk, nh, o, nl, nl);
+      kernels::AccumulateRows(row_type, chunk, row_bytes, n, scores, kChunk, H, out.o, nl, nl);
     }
-    for (int64_t h = 0; h < nh; ++h) {
-      if (run_sum[h] <= 0) continue;
-      Scale(o + h * nl, 1.0f / run_sum[h], nl);
-    }
+  };
+  auto finish = [&](int64_t t, Partial r) {
+    float* o = a.o_lat + t * H * nl;
+    for (int64_t h = 0; h < H; ++h)
+      if (r.sum[h] > 0) Scale(r.o + h * nl, 1.0f / r.sum[h], nl);
+    if (r.o != o) std::memcpy(o, r.o, size_t(H * nl) * sizeof(float));
+  };
+
+  constexpr int64_t kMaxSplitTokens = 64;
+  if (a.n_tokens >= pool.size() || a.n_tokens > kMaxSplitTokens) {
+    // Whole tokens per thread: the first range straight into the output, each next one merged.
+    ParallelFor(pool, a.n_tokens, [&](int64_t t, int thread) {
+      float* base = scratch + size_t(thread) * lay.total;
+      // The output row holds o; max and sum live in the partial store (unused on this path).
+      Partial r{a.o_lat + t * H * nl, base + lay.partials, base + lay.partials + H};
+      Partial tmp = PartialAt(base + lay.temp, H, nl);
+      const int64_t n_vis = a.n_visible[t], G = RangeCount(n_vis);
+      for (int64_t g = 0; g < G; ++g) {
+        const auto [r0, r1] = RangeRows(n_vis, g, G);
+        attend(t, r0, r1, g == 0 ? r : tmp, thread);
+        if (g > 0) Merge(r, tmp, H, nl);
+      }
+      finish(t, r);
+    });
+    return;
+  }
+  // Decode: every (token, range) is a task; token t keeps its ranges' states in thread slot t's
+  // store (t < pool.size()), merged in range order after the join.
+  int64_t first[kMaxSplitTokens + 1];
+  int64_t n_tasks = 0;
+  for (int64_t t = 0; t < a.n_tokens; ++t) {
+    first[t] = n_tasks;
+    n_tasks += RangeCount(a.n_visible[t]);
+  }
+  first[a.n_tokens] = n_tasks;
+  ParallelFor(pool, n_tasks, [&](int64_t task, int thread) {
+    int64_t t = 0;
+    while (first[t + 1] <= task) ++t;
+    const int64_t g = task - first[t], G = first[t + 1] - first[t];
+    const auto [r0, r1] = RangeRows(a.n_visible[t], g, G);
+    float* store = scratch + size_t(t) * lay.total + lay.partials;
+    attend(t, r0, r1, PartialAt(store + size_t(g) * part_floats, H, nl), thread);
+  });
+  ParallelFor(pool, a.n_tokens, [&](int64_t t, int) {
+    float* store = scratch + size_t(t) * lay.total + lay.partials;
+    Partial r = PartialAt(store, H, nl);
+    for (int64_t g = 1; g < first[t + 1] - first[t]; ++g) Merge(r, PartialAt(store + size_t(g) * part_floats, H, nl), H, nl);
+    finish(t, r);
   });
 }
 

@@ -24,7 +24,7 @@ class MlaAttentionTest : public ::testing::TestWithParam<Case> {};
 
 TEST_P(MlaAttentionTest, MatchesTwoPassSoftmax) {
   const Case c = GetParam();
-  const int64_t n_head = 3, n_ctx = 150, n_tok = 4, nk = c.n_latent + c.n_rope;
+  const int64_t n_head = 3, n_ctx = 1100, n_tok = 4, nk = c.n_latent + c.n_rope;
   const int64_t block = Info(c.type).block_elems;
   const int64_t row_elems = (nk + block - 1) / block * block;
   const size_t row_bytes = RowBytes(c.type, row_elems);
@@ -44,8 +44,9 @@ TEST_P(MlaAttentionTest, MatchesTwoPassSoftmax) {
   const LatentView view{c.type, cache.data(), row_bytes, c.n_latent, c.n_rope, row_elems};
   std::vector<float> q(static_cast<size_t>(n_tok * n_head * nk));
   for (float& v : q) v = nd(rng);
-  // Visible lengths: below a chunk, across chunk boundaries, the whole cache.
-  std::vector<int64_t> vis = {1, 63, 129, n_ctx};
+  // Visible lengths: below a chunk, across chunk boundaries (one range), several ranges merged
+  // (600 rows: 2; 1100: 4), the whole cache.
+  std::vector<int64_t> vis = {1, 129, 600, n_ctx};
   const float scale = 0.3f;
 
   MlaAttentionArgs a;
@@ -64,7 +65,7 @@ TEST_P(MlaAttentionTest, MatchesTwoPassSoftmax) {
   a.o_lat = out2.data();
   MlaAttention(two, view, a, scratch.data());
   a.o_lat = out3.data();
-  MlaAttention(eight, view, a, scratch.data());  // more threads than tokens: heads split
+  MlaAttention(eight, view, a, scratch.data());  // more threads than tokens: ranges split
   EXPECT_EQ(out1, out2);
   EXPECT_EQ(out1, out3);
 
