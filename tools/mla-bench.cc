@@ -342,8 +342,10 @@ int RunSweep(mla::Engine& engine, const mla::TokenCost& cost, const Machine& m, 
     std::printf("|    PP |     TG |   N_KV |   T_PP s | S_PP t/s |   T_TG s | S_TG t/s | TG GB/s | %% of bw | PP GMAC/s | %% of peak |\n");
     std::printf("|-------|--------|--------|----------|----------|----------|----------|---------|--------|-----------|----------|\n");
   }
-  if (!o.no_warmup) {  // pages of the whole model in, pool started
-    if (auto st = Prompt(s, tok, std::min<int64_t>(ubatch, o.sweep_ctx)); !st.ok()) return Fail(st.message());
+  if (!o.no_warmup) {  // pages of the whole model in, pool started, both batch shapes run once
+    const int64_t warm_gen = std::min<int64_t>(2, o.sweep_ctx - 1);
+    if (auto st = Prompt(s, tok, std::min(ubatch, o.sweep_ctx - warm_gen)); !st.ok()) return Fail(st.message());
+    if (auto st = Generate(s, tok, warm_gen); !st.ok()) return Fail(st.message());
     if (auto st = s.Truncate(0); !st.ok()) return Fail(st.message());
   }
   for (int64_t n_kv = 0; n_kv + ubatch <= o.sweep_ctx; n_kv += ubatch) {

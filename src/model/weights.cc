@@ -53,16 +53,19 @@ class Binder {
     return t;
   }
 
-  // A matrix used in place. `rows` = product of ne[1..]. With slice_rows > 0 the matrix is only
-  // ever sliced at multiples of slice_rows (one head, one expert), so it may be copied into the
-  // row-interleaved layout of the kernels (Repack); slice_rows = 0 keeps the file's layout
-  // (matrices whose rows are also read one by one). -1: slices of ne[1] rows.
+  // How a matrix is cut, which decides whether it may be repacked: slices of ne[1] rows (one per
+  // head or expert of a 3-D tensor; the whole matrix of a 2-D one), or rows read one by one (the
+  // token embedding), which keeps the file's layout. A positive count is a slice size of its own.
+  static constexpr int64_t kSlicesOfNe1 = -1, kRowByRow = 0;
+
+  // A matrix used in place. `rows` = product of ne[1..]. A matrix only ever sliced at multiples
+  // of slice_rows may be copied into the row-interleaved layout of the kernels (Repack).
   Result<ops::Matrix> Matrix(const std::string& name, std::vector<int64_t> ne, bool required = true,
-                             int64_t slice_rows = -1) {
+                             int64_t slice_rows = kSlicesOfNe1) {
     MLA_ASSIGN_OR_RETURN(const gguf::TensorInfo* t, Get(name, ne, required));
     if (!t) return ops::Matrix{};
     Use(t);
-    if (slice_rows < 0) slice_rows = t->ne[1];
+    if (slice_rows == kSlicesOfNe1) slice_rows = t->ne[1];
     const bool interleave = repack_ && slice_rows > 0 && kernels::CanInterleave(t->type) &&
                             slice_rows % kernels::kInterleaveRows == 0 &&
                             t->nrows() % kernels::kInterleaveRows == 0;
@@ -260,7 +263,7 @@ Result<std::unique_ptr<Weights>> BindWeights(const gguf::File& file, const Model
                                              const BindOptions& options) {
   auto w = std::make_unique<Weights>();
   Binder b(file, w.get(), options);
-  MLA_ASSIGN_OR_RETURN(w->token_embd, b.Matrix("token_embd.weight", {c.n_embd, c.n_vocab}, true, 0));
+  MLA_ASSIGN_OR_RETURN(w->token_embd, b.Matrix("token_embd.weight", {c.n_embd, c.n_vocab}, true, Binder::kRowByRow));
   MLA_ASSIGN_OR_RETURN(w->output_norm, b.Vector("output_norm.weight", c.n_embd));
   MLA_ASSIGN_OR_RETURN(w->output, b.Matrix("output.weight", {c.n_embd, c.n_vocab}, false));
   if (w->output.empty()) w->output = w->token_embd;  // tied embeddings
