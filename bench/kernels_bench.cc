@@ -2,7 +2,8 @@
 // 1408x2048, (cache-resident) 256x2048 and (DRAM-bound) 96 MiB matrices (rows x n_in), reporting
 // GB/s of weights read;
 // GemmRows with 64 tokens (in one call, and in 16-row calls as ops/matmul.cc makes them) and with
-// 4 tokens (one expert's share of a MoE batch), reporting GMAC/s; activation quantization.
+// 4 tokens (one expert's share of a MoE batch), the row-interleaved kernels with 64 and 48 tokens
+// (64-row calls), reporting GMAC/s; activation quantization.
 // Single thread; activations prepared once outside the timed loop.
 //   ./build/<dir>/bench/kernels_bench --benchmark_filter=Gemv/q4_K
 #include <benchmark/benchmark.h>
@@ -68,9 +69,17 @@ std::vector<uint8_t> Acts(DType act, DType weight, int64_t n_tokens, int64_t n, 
 }
 
 // chunk: rows per kernel call (0: all rows in one call; ops/matmul.cc calls 16 at a time).
+// interleaved: the rows repacked into 16-row groups and the table's interleaved kernel.
 void RunGemm(benchmark::State& state, TypeKernels k, DType type, int64_t rows, int64_t n,
-             int64_t n_tokens, int64_t chunk = 0) {
-  const std::vector<uint8_t> w = Weights(type, rows, n);
+             int64_t n_tokens, int64_t chunk = 0, bool interleaved = false) {
+  std::vector<uint8_t> w = Weights(type, rows, n);
+  if (interleaved) {
+    std::vector<uint8_t> packed(w.size());
+    InterleaveRows(type, w.data(), packed.data(), rows, RowBytes(type, n));
+    w.swap(packed);
+    k.gemm = k.gemm_interleaved;
+    k.name = k.name_interleaved;
+  }
   size_t stride = 0;
   const std::vector<uint8_t> a = Acts(k.act, type, n_tokens, n, &stride);
   std::vector<float> y(size_t(rows * n_tokens));
@@ -131,6 +140,16 @@ const bool kRegistered = [] {
           ("Gemm64/" + std::string(Name(t)) + "/" + c.name + "/2048x2048/rows16").c_str(),
           [=](benchmark::State& s) { RunGemm(s, k, t, 2048, 2048, 64, 16); })
           ->Unit(benchmark::kMillisecond);
+      if (k.gemm_interleaved) {  // the layout Q4_0 / Q8_0 / IQ4_NL get at load
+        benchmark::RegisterBenchmark(
+            ("Gemm64/" + std::string(Name(t)) + "/" + c.name + "/2048x2048/r16").c_str(),
+            [=](benchmark::State& s) { RunGemm(s, k, t, 2048, 2048, 64, 64, true); })
+            ->Unit(benchmark::kMillisecond);
+        benchmark::RegisterBenchmark(
+            ("Gemm48/" + std::string(Name(t)) + "/" + c.name + "/1408x2048/r16").c_str(),
+            [=](benchmark::State& s) { RunGemm(s, k, t, 1408, 2048, 48, 64, true); })
+            ->Unit(benchmark::kMillisecond);
+      }
       // A few tokens, as one expert gets in a MoE prefill batch.
       benchmark::RegisterBenchmark(
           ("Gemm4/" + std::string(Name(t)) + "/" + c.name + "/1408x2048").c_str(),
