@@ -108,13 +108,17 @@ Result<std::unique_ptr<Workspace>> Workspace::Create(const ModelConfig& c, const
   ws->logits_all = logits_all;
   ws->logit_rows = logits_all ? n_batch : std::clamp<int64_t>(logit_rows, 1, n_batch);
   ws->attention = attention;
-  // Widest cache row type (f32) for the attention scratch: it holds converted rows.
-  const ops::LatentView widest{DType::F32, nullptr, 0, c.kv_lora_rank, c.n_rope,
+  // The attention scratch serves every cache type a session may choose (its layout depends on
+  // the type: converted f32 rows, bf16 K/V for a bf16 cache), at the widest row (q8_0 padding).
+  size_t attn_floats = 0;
+  for (DType type : {DType::F32, DType::F16, DType::BF16, DType::Q8_0}) {
+    const ops::LatentView view{type, nullptr, 0, c.kv_lora_rank, c.n_rope,
                                LatentCache::RowElems(DType::Q8_0, c.latent_row())};
-  size_t attn_floats = ops::MlaAttentionScratchFloats(widest, c.n_head);
-  for (const LayerWeights& l : w.layers)
-    attn_floats = std::max(attn_floats, ops::MlaDecompressedScratchFloats(
-                                            widest, l.attn_k_b, l.attn_v_b, c.n_nope, c.n_v, n_batch));
+    attn_floats = std::max(attn_floats, ops::MlaAttentionScratchFloats(view, c.n_head));
+    for (const LayerWeights& l : w.layers)
+      attn_floats = std::max(attn_floats, ops::MlaDecompressedScratchFloats(
+                                              view, l.attn_k_b, l.attn_v_b, c.n_nope, c.n_v, n_batch));
+  }
   ws->attn_scratch_floats = attn_floats;
   const size_t act_bytes = ActScratchBytes(c, w, n_batch);
   Carver measure(nullptr);

@@ -10,7 +10,11 @@
 
 #include "base/fp16.h"
 #include "model/model.h"
+#include "model/latent_cache.h"
 #include "model/weights.h"
+#include "model/workspace.h"
+#include "ops/mla_attention.h"
+#include "ops/mla_decompressed.h"
 #include "model_test_util.h"
 #include "quant/quant.h"
 
@@ -139,6 +143,34 @@ TEST(Weights, MissingOrMisshapenTensorsAreErrors) {
   auto w = BindWeights(**f, bad);
   ASSERT_FALSE(w.ok());
   EXPECT_NE(w.status().message().find("expected shape"), std::string::npos) << w.status().message();
+}
+
+}  // namespace
+}  // namespace mla
+
+namespace mla {
+namespace {
+
+// The workspace's attention scratch holds what either attention form needs for every cache type
+// a session may pick (their layouts differ: a bf16 cache rebuilds K/V in bf16 beside f32 results).
+TEST(Workspace, AttentionScratchFitsEveryCacheType) {
+  auto m = mla::Model::Load(Model("ds3-small.Q4_0.gguf"));
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  const ModelConfig& c = (*m)->config();
+  const Weights& w = (*m)->weights();
+  for (int64_t n_batch : {int64_t(1), int64_t(512)}) {
+    auto ws = Workspace::Create(c, w, n_batch, 2, false);
+    ASSERT_TRUE(ws.ok()) << ws.status().message();
+    for (DType type : {DType::F32, DType::F16, DType::BF16, DType::Q8_0}) {
+      const int64_t elems = LatentCache::RowElems(type, c.latent_row());
+      const ops::LatentView view{type, nullptr, RowBytes(type, elems), c.kv_lora_rank, c.n_rope, elems};
+      EXPECT_LE(ops::MlaAttentionScratchFloats(view, c.n_head), (*ws)->attn_scratch_floats) << Name(type);
+      for (const LayerWeights& l : w.layers)
+        EXPECT_LE(ops::MlaDecompressedScratchFloats(view, l.attn_k_b, l.attn_v_b, c.n_nope, c.n_v, n_batch),
+                  (*ws)->attn_scratch_floats)
+            << Name(type) << " batch " << n_batch;
+    }
+  }
 }
 
 }  // namespace
