@@ -1,7 +1,6 @@
-// AVX-512 AccumulateRows: 8 output rows x 32 columns of accumulators in registers, one pass over
-// the input rows (f16 and bf16 converted in registers); bf16 rows on AVX512_BF16 CPUs two at a
-// time with VDPBF16PS. Columns past the last multiple of 32 go to the
-// scalar twin (same fused multiply-adds, same bits).
+// AVX-512 AccumulateRows: 8 output rows x 32 columns of accumulators in registers (accumulate_loop.h),
+// f16 and bf16 rows converted in registers; and bf16 rows on AVX512_BF16 CPUs two at a time with
+// VDPBF16PS (AccumulateRowsBF16Pairs).
 // GCC 12's AVX-512 intrinsics fill unused lanes from a deliberately self-initialized
 // _mm512_undefined_*(), which -Wmaybe-uninitialized reports; the warning is about the header.
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -11,43 +10,27 @@
 #include <algorithm>
 #include <cstring>
 
-#include "kernels/kernels_internal.h"
+#include "kernels/accumulate_loop.h"
 
 namespace mla::kernels::avx512 {
 namespace {
 
-inline __m512 Load16(DType type, const uint8_t* row, int64_t j) {
-  if (type == DType::F16)
-    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * j)));
-  if (type == DType::BF16)
-    return _mm512_castsi512_ps(_mm512_slli_epi32(
-        _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * j))), 16));
-  return _mm512_loadu_ps(reinterpret_cast<const float*>(row) + j);
-}
-
-template <int H>
-void Block(DType type, const uint8_t* rows, size_t row_bytes, int64_t n_rows, const float* p, int64_t ldp,
-           float* o, int64_t ldo, int64_t j) {
-  __m512 acc[H][2];
-  for (int h = 0; h < H; ++h) {
-    acc[h][0] = _mm512_loadu_ps(o + h * ldo + j);
-    acc[h][1] = _mm512_loadu_ps(o + h * ldo + j + 16);
+struct V16 {
+  using Reg = __m512;
+  static constexpr int64_t kLanes = 16;
+  static Reg Load(DType type, const uint8_t* row, int64_t j) {
+    if (type == DType::F16)
+      return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * j)));
+    if (type == DType::BF16)
+      return _mm512_castsi512_ps(_mm512_slli_epi32(
+          _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * j))), 16));
+    return _mm512_loadu_ps(reinterpret_cast<const float*>(row) + j);
   }
-  for (int64_t i = 0; i < n_rows; ++i) {
-    const uint8_t* row = rows + size_t(i) * row_bytes;
-    const __m512 x0 = Load16(type, row, j), x1 = Load16(type, row, j + 16);
-#pragma GCC unroll 8
-    for (int h = 0; h < H; ++h) {
-      const __m512 ph = _mm512_set1_ps(p[h * ldp + i]);
-      acc[h][0] = _mm512_fmadd_ps(ph, x0, acc[h][0]);
-      acc[h][1] = _mm512_fmadd_ps(ph, x1, acc[h][1]);
-    }
-  }
-  for (int h = 0; h < H; ++h) {
-    _mm512_storeu_ps(o + h * ldo + j, acc[h][0]);
-    _mm512_storeu_ps(o + h * ldo + j + 16, acc[h][1]);
-  }
-}
+  static Reg LoadF(const float* p) { return _mm512_loadu_ps(p); }
+  static void StoreF(float* p, Reg v) { _mm512_storeu_ps(p, v); }
+  static Reg Set1(float x) { return _mm512_set1_ps(x); }
+  static Reg Fmadd(Reg a, Reg b, Reg c) { return _mm512_fmadd_ps(a, b, c); }
+};
 
 // BF16 rows against bf16 weights with VDPBF16PS: two rows per step. unpacklo/hi_epi16 pair row i
 // and row i+1 column by column, within each 128-bit lane, so accumulator lo's dword 4L+m holds
@@ -128,25 +111,7 @@ void AccumulateRowsBF16Pairs(const uint8_t* rows, size_t row_bytes, int64_t n_ro
 
 void AccumulateRowsF(DType type, const uint8_t* rows, size_t row_bytes, int64_t n_rows, const float* p,
                      int64_t ldp, int64_t n_out, float* o, int64_t ldo, int64_t j0, int64_t j1) {
-  const int64_t j_end = j0 + (j1 - j0) / 32 * 32;
-  for (int64_t h = 0; h < n_out; h += 8) {
-    const int64_t hh = std::min<int64_t>(8, n_out - h);
-    for (int64_t j = j0; j < j_end; j += 32) {
-      const float* ph = p + h * ldp;
-      float* oh = o + h * ldo;
-      switch (hh) {
-        case 8: Block<8>(type, rows, row_bytes, n_rows, ph, ldp, oh, ldo, j); break;
-        case 7: Block<7>(type, rows, row_bytes, n_rows, ph, ldp, oh, ldo, j); break;
-        case 6: Block<6>(type, rows, row_bytes, n_rows, ph, ldp, oh, ldo, j); break;
-        case 5: Block<5>(type, rows, row_bytes, n_rows, ph, ldp, oh, ldo, j); break;
-        case 4: Block<4>(type, rows, row_bytes, n_rows, ph, ldp, oh, ldo, j); break;
-        case 3: Block<3>(type, rows, row_bytes, n_rows, ph, ldp, oh, ldo, j); break;
-        case 2: Block<2>(type, rows, row_bytes, n_rows, ph, ldp, oh, ldo, j); break;
-        default: Block<1>(type, rows, row_bytes, n_rows, ph, ldp, oh, ldo, j); break;
-      }
-    }
-  }
-  if (j_end < j1) scalar::AccumulateRowsF(type, rows, row_bytes, n_rows, p, ldp, n_out, o, ldo, j_end, j1);
+  AccumulateRowsLoop<V16, 8>(type, rows, row_bytes, n_rows, p, ldp, n_out, o, ldo, j0, j1);
 }
 
 }  // namespace mla::kernels::avx512
