@@ -1,33 +1,35 @@
 // The online softmax's pieces (kernels.h): the largest score and exp(scale·x - shift) with its sum.
-// exp is one polynomial in fixed fused multiply-add steps (below), so the AVX2 and AVX-512
-// versions (exp_avx2.cc, exp_avx512.cc) equal this scalar twin bit for bit; the sum keeps the
-// canonical 16 lanes and Reduce16.
+// exp is one polynomial in fixed fused multiply-add steps (exp_poly.h, instantiated here for
+// floats and in exp_avx2.cc / exp_avx512.cc for registers), so every ISA gives the same bits; the
+// sum keeps the canonical 16 lanes and Reduce16.
 #include <cmath>
 #include <limits>
 
 #include "base/cpu.h"
+#include "kernels/exp_poly.h"
 #include "kernels/kernels_internal.h"
 
 namespace mla::kernels {
 
 namespace scalar {
 
-float ExpPoly(float x) {
-  using namespace exp_poly;
-  if (x < kMinArg) return 0.f;  // below this exp(x) is subnormal: softmax weights that small are 0
-  x = std::fmin(x, kMaxArg);
-  const float n = std::nearbyint(x * kLog2e);
-  float r = std::fma(n, kMinusLn2Hi, x);
-  r = std::fma(n, kMinusLn2Lo, r);
-  float y = std::fma(kP0, r, kP1);
-  y = std::fma(y, r, kP2);
-  y = std::fma(y, r, kP3);
-  y = std::fma(y, r, kP4);
-  y = std::fma(y, r, kP5);
-  y = std::fma(y, r * r, r);
-  y = y + 1.f;
-  return y * Pow2(int(n));
-}
+namespace {
+
+struct Scalar {
+  using Reg = float;
+  static float Set1(float x) { return x; }
+  static float Min(float a, float b) { return std::fmin(a, b); }  // NaN a -> b, as MINPS
+  static float Mul(float a, float b) { return a * b; }
+  static float Add(float a, float b) { return a + b; }
+  static float Fmadd(float a, float b, float c) { return std::fma(a, b, c); }
+  static float RoundEven(float x) { return std::nearbyint(x); }
+  static float ScaleByPow2(float y, float n) { return y * Bits2F32(uint32_t(int(n) + 127) << 23); }
+  static float AtLeast(float x, float c, float v) { return x < c ? 0.f : v; }
+};
+
+}  // namespace
+
+float ExpPoly(float x) { return ExpPolyOf<Scalar>(x); }
 
 float MaxValue(const float* x, int64_t n) {
   float m = -std::numeric_limits<float>::infinity();

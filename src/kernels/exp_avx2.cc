@@ -4,29 +4,28 @@
 
 #include <limits>
 
+#include "kernels/exp_poly.h"
 #include "kernels/kernels_internal.h"
 
 namespace mla::kernels::avx2 {
 namespace {
 
-inline __m256 Exp8(__m256 x) {
-  using namespace exp_poly;
-  const __m256 keep = _mm256_cmp_ps(x, _mm256_set1_ps(kMinArg), _CMP_NLT_UQ);
-  x = _mm256_min_ps(x, _mm256_set1_ps(kMaxArg));
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(kLog2e)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fmadd_ps(n, _mm256_set1_ps(kMinusLn2Hi), x);
-  r = _mm256_fmadd_ps(n, _mm256_set1_ps(kMinusLn2Lo), r);
-  __m256 y = _mm256_fmadd_ps(_mm256_set1_ps(kP0), r, _mm256_set1_ps(kP1));
-  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(kP2));
-  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(kP3));
-  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(kP4));
-  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(kP5));
-  y = _mm256_fmadd_ps(y, _mm256_mul_ps(r, r), r);
-  y = _mm256_add_ps(y, _mm256_set1_ps(1.f));
-  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_and_ps(keep, _mm256_mul_ps(y, _mm256_castsi256_ps(e)));
-}
+struct V8 {
+  using Reg = __m256;
+  static Reg Set1(float x) { return _mm256_set1_ps(x); }
+  static Reg Min(Reg a, Reg b) { return _mm256_min_ps(a, b); }
+  static Reg Mul(Reg a, Reg b) { return _mm256_mul_ps(a, b); }
+  static Reg Add(Reg a, Reg b) { return _mm256_add_ps(a, b); }
+  static Reg Fmadd(Reg a, Reg b, Reg c) { return _mm256_fmadd_ps(a, b, c); }
+  static Reg RoundEven(Reg x) { return _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static Reg ScaleByPow2(Reg y, Reg n) {
+    return _mm256_mul_ps(y, _mm256_castsi256_ps(_mm256_slli_epi32(
+                                _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23)));
+  }
+  static Reg AtLeast(Reg x, float c, Reg v) {
+    return _mm256_and_ps(_mm256_cmp_ps(x, _mm256_set1_ps(c), _CMP_NLT_UQ), v);
+  }
+};
 
 inline __m256i TailMask8(int64_t left) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(int(left)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
@@ -51,7 +50,7 @@ float ExpSum(float* x, int64_t n, float scale, float shift) {
   __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
   for (int64_t i = 0; i < n; i += 8) {
     const __m256i m = TailMask8(n - i);
-    const __m256 e = Exp8(_mm256_sub_ps(_mm256_mul_ps(_mm256_maskload_ps(x + i, m), vs), vh));
+    const __m256 e = ExpPolyOf<V8>(_mm256_sub_ps(_mm256_mul_ps(_mm256_maskload_ps(x + i, m), vs), vh));
     _mm256_maskstore_ps(x + i, m, e);
     const int half = int(i / 8) % 2;  // elements i..i+7 are lanes 0-7 or 8-15 of the 16
     acc[half] = _mm256_add_ps(acc[half], _mm256_and_ps(_mm256_castsi256_ps(m), e));

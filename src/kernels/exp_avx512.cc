@@ -5,29 +5,28 @@
 
 #include <limits>
 
+#include "kernels/exp_poly.h"
 #include "kernels/kernels_internal.h"
 
 namespace mla::kernels::avx512 {
 namespace {
 
-inline __m512 Exp16(__m512 x) {
-  using namespace exp_poly;
-  const __mmask16 tiny = _mm512_cmp_ps_mask(x, _mm512_set1_ps(kMinArg), _CMP_LT_OQ);
-  x = _mm512_min_ps(x, _mm512_set1_ps(kMaxArg));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(kLog2e)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(kMinusLn2Hi), x);
-  r = _mm512_fmadd_ps(n, _mm512_set1_ps(kMinusLn2Lo), r);
-  __m512 y = _mm512_fmadd_ps(_mm512_set1_ps(kP0), r, _mm512_set1_ps(kP1));
-  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(kP2));
-  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(kP3));
-  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(kP4));
-  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(kP5));
-  y = _mm512_fmadd_ps(y, _mm512_mul_ps(r, r), r);
-  y = _mm512_add_ps(y, _mm512_set1_ps(1.f));
-  const __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
-  return _mm512_maskz_mul_ps(__mmask16(~tiny), y, _mm512_castsi512_ps(e));
-}
+struct V16 {
+  using Reg = __m512;
+  static Reg Set1(float x) { return _mm512_set1_ps(x); }
+  static Reg Min(Reg a, Reg b) { return _mm512_min_ps(a, b); }
+  static Reg Mul(Reg a, Reg b) { return _mm512_mul_ps(a, b); }
+  static Reg Add(Reg a, Reg b) { return _mm512_add_ps(a, b); }
+  static Reg Fmadd(Reg a, Reg b, Reg c) { return _mm512_fmadd_ps(a, b, c); }
+  static Reg RoundEven(Reg x) { return _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static Reg ScaleByPow2(Reg y, Reg n) {
+    return _mm512_mul_ps(y, _mm512_castsi512_ps(_mm512_slli_epi32(
+                                _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23)));
+  }
+  static Reg AtLeast(Reg x, float c, Reg v) {
+    return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, _mm512_set1_ps(c), _CMP_NLT_UQ), v);
+  }
+};
 
 }  // namespace
 
@@ -45,7 +44,7 @@ float ExpSum(float* x, int64_t n, float scale, float shift) {
   __m512 acc = _mm512_setzero_ps();
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1);
-    const __m512 e = Exp16(_mm512_sub_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), vs), vh));
+    const __m512 e = ExpPolyOf<V16>(_mm512_sub_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), vs), vh));
     _mm512_mask_storeu_ps(x + i, m, e);
     acc = _mm512_add_ps(acc, _mm512_maskz_mov_ps(m, e));
   }

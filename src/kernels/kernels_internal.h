@@ -149,20 +149,9 @@ void GemmDequantF32(DType type, AccumulateF32Fn accumulate, const uint8_t* w, si
 inline float FlushSubnormal(float x) { return std::fabs(x) < FLT_MIN ? std::copysign(0.f, x) : x; }
 inline float Bf16In(uint16_t h) { return FlushSubnormal(BF16ToF32(h)); }
 
-// ---- exp for the online softmax (exp.cc) ---------------------------------------------------------
-// exp(x) = 2^n · p(r), n = round-to-even(x·log2 e), r = x - n·ln 2 in two fused steps, p Cephes'
-// degree-7 polynomial in fixed fused multiply-add steps (relative error ~2e-7); 0 below kMinArg.
-namespace exp_poly {
-inline constexpr float kMinArg = -87.3f, kMaxArg = 88.3f;
-inline constexpr float kLog2e = 1.44269504088896341f;
-inline constexpr float kMinusLn2Hi = -0.693359375f, kMinusLn2Lo = 2.12194440e-4f;
-inline constexpr float kP0 = 1.9875691500e-4f, kP1 = 1.3981999507e-3f, kP2 = 8.3334519073e-3f,
-                       kP3 = 4.1665795894e-2f, kP4 = 1.6666665459e-1f, kP5 = 5.0000001201e-1f;
-}  // namespace exp_poly
-// 2^n for -126 <= n <= 127.
-inline float Pow2(int n) { return Bits2F32(uint32_t(n + 127) << 23); }
+// The online softmax's exp (exp_poly.h), the definition every ISA reproduces.
 namespace scalar {
-float ExpPoly(float x);  // the definition every ISA reproduces
+float ExpPoly(float x);
 }  // namespace scalar
 
 // ---- Kernels per ISA (each namespace is one column of the dispatch table) ------------------------
