@@ -7,6 +7,7 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <latch>
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -99,11 +100,18 @@ TEST(Server, ConcurrentRequestsShareDecodeSteps) {
   const double passes0 = s.Metric("forward_passes_total");
   std::vector<std::string> together(4);
   std::vector<std::thread> threads;
+  // The clients connect first and send together: on this tiny model a step takes well under a
+  // millisecond, so a client whose thread started late would otherwise find the others finished.
+  std::latch ready(4);
   for (int k = 0; k < 4; ++k)
     threads.emplace_back([&, k] {
+      auto c = s.Client();
+      c.set_keep_alive(true);
+      ready.arrive_and_wait();
       // Different prompts, so no prefix is shared with another in-flight request; the slots'
       // earlier caches are reused, which is the prefix reuse path.
-      json r = s.Post("/v1/completions", Completion(kPrompts[size_t(k)], n_gen));
+      auto res = c.Post("/v1/completions", Completion(kPrompts[size_t(k)], n_gen).dump(), "application/json");
+      const json r = res ? json::parse(res->body, nullptr, false) : json{{"transport_error", true}};
       together[size_t(k)] = r["choices"][0].value("text", std::string("<error>"));
     });
   for (auto& t : threads) t.join();
