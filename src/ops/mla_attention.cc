@@ -8,6 +8,7 @@
 
 #include "kernels/kernels.h"
 #include "ops/parallel.h"
+#include "ops/softmax.h"
 #include "ops/vec.h"
 #include "quant/quant.h"
 
@@ -46,7 +47,7 @@ size_t QueryFloats(const LatentView& cache) {
 }
 
 // A token's visible rows are cut into ranges of whole chunks that depend only on how many rows it
-// sees: one range up to 2·kChunksPerRange chunks, then about kChunksPerRange chunks each, at most
+// sees: one range below 2·kChunksPerRange chunks, then about kChunksPerRange chunks each, at most
 // kMaxRanges. Each range is an online softmax of its own (o, max, sum); the ranges are then merged
 // in order. Decode steps give ranges to different threads, so each thread reads only its share of
 // the cache for all heads; batches give whole tokens to threads and merge as they go — the same
@@ -64,7 +65,8 @@ std::pair<int64_t, int64_t> RangeRows(int64_t n_visible, int64_t g, int64_t n) {
   return {g * chunks / n * kChunk, std::min(n_visible, (g + 1) * chunks / n * kChunk)};
 }
 
-// One head's running state: o (n_latent values, not yet divided by sum), max and sum.
+// The running state of every head: o (n_head × n_latent, not yet divided by the sums), then the
+// n_head maxima, then the n_head sums.
 struct Partial {
   float* o;
   float* max;
@@ -131,14 +133,20 @@ void MlaAttention(ThreadPool& pool, const LatentView& cache, const MlaAttentionA
   const size_t q_floats = QueryFloats(cache);
   const size_t part_floats = PartialFloats(H, nl);
 
-  // Rows [r0, r1) for every head of token t into `out`, from an empty state.
-  auto attend = [&](int64_t t, int64_t r0, int64_t r1, Partial out, int thread) {
+  // Token t's queries in the score kernel's activation format, into this thread's scratch.
+  auto prepare_queries = [&](int64_t t, int thread) {
+    float* q_act = scratch + size_t(thread) * lay.total + lay.q;
+    for (int64_t h = 0; h < H; ++h)
+      kernels::PrepareActivation(row_type, a.q + (t * H + h) * a.q_stride, q_act + h * q_floats, nk);
+  };
+  // Rows [r0, r1) for every head of the token whose queries this thread prepared, into `out`,
+  // from an empty state.
+  auto attend = [&](int64_t r0, int64_t r1, Partial out, int thread) {
     float* base = scratch + size_t(thread) * lay.total;
     float* rows = base + lay.rows;
     float* scores = base + lay.scores;
-    float* q_act = base + lay.q;
+    const float* q_act = base + lay.q;
     for (int64_t h = 0; h < H; ++h) {
-      kernels::PrepareActivation(row_type, a.q + (t * H + h) * a.q_stride, q_act + h * q_floats, nk);
       out.max[h] = -std::numeric_limits<float>::infinity();
       out.sum[h] = 0;
     }
@@ -156,16 +164,8 @@ void MlaAttention(ThreadPool& pool, const LatentView& cache, const MlaAttentionA
         row_bytes = size_t(cache.row_elems) * sizeof(float);
       }
       kernels::GemmRows(row_type, chunk, row_bytes, q_act, q_floats * sizeof(float), H, nk, 0, n, scores, kChunk);
-      for (int64_t h = 0; h < H; ++h) {
-        float* s = scores + h * kChunk;
-        // Online softmax: rescale what was accumulated under the old maximum (scale > 0, so
-        // the largest scaled score is the largest score, scaled).
-        const float m = std::max(out.max[h], kernels::MaxValue(s, n) * a.scale);
-        const float rescale = std::exp(out.max[h] - m);
-        if (rescale != 1.0f) Scale(out.o + h * nl, rescale, nl);
-        out.sum[h] = out.sum[h] * rescale + kernels::ExpSum(s, n, a.scale, m);
-        out.max[h] = m;
-      }
+      for (int64_t h = 0; h < H; ++h)
+        OnlineSoftmaxChunk(scores + h * kChunk, n, a.scale, &out.max[h], &out.sum[h], out.o + h * nl, nl);
       kernels::AccumulateRows(row_type, chunk, row_bytes, n, scores, kChunk, H, out.o, nl, nl);
     }
   };
@@ -185,9 +185,10 @@ void MlaAttention(ThreadPool& pool, const LatentView& cache, const MlaAttentionA
       Partial r{a.o_lat + t * H * nl, base + lay.partials, base + lay.partials + H};
       Partial tmp = PartialAt(base + lay.temp, H, nl);
       const int64_t n_vis = a.n_visible[t], G = RangeCount(n_vis);
+      prepare_queries(t, thread);
       for (int64_t g = 0; g < G; ++g) {
         const auto [r0, r1] = RangeRows(n_vis, g, G);
-        attend(t, r0, r1, g == 0 ? r : tmp, thread);
+        attend(r0, r1, g == 0 ? r : tmp, thread);
         if (g > 0) Merge(r, tmp, H, nl);
       }
       finish(t, r);
@@ -209,7 +210,8 @@ void MlaAttention(ThreadPool& pool, const LatentView& cache, const MlaAttentionA
     const int64_t g = task - first[t], G = first[t + 1] - first[t];
     const auto [r0, r1] = RangeRows(a.n_visible[t], g, G);
     float* store = scratch + size_t(t) * lay.total + lay.partials;
-    attend(t, r0, r1, PartialAt(store + size_t(g) * part_floats, H, nl), thread);
+    prepare_queries(t, thread);
+    attend(r0, r1, PartialAt(store + size_t(g) * part_floats, H, nl), thread);
   });
   ParallelFor(pool, a.n_tokens, [&](int64_t t, int) {
     float* store = scratch + size_t(t) * lay.total + lay.partials;

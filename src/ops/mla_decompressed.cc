@@ -6,6 +6,7 @@
 
 #include "kernels/kernels.h"
 #include "ops/parallel.h"
+#include "ops/softmax.h"
 #include "ops/vec.h"
 #include "quant/quant.h"
 
@@ -86,7 +87,7 @@ void MlaAttentionDecompressed(ThreadPool& pool, const LatentView& cache, const M
   for (int64_t t = 0; t < a.n_tokens; ++t) t_max = std::max(t_max, a.n_visible[t]);
   const size_t act_stride = ActFloats(wt, r_kv) * sizeof(float);
   const size_t qa_stride = ActFloats(wt, d_qk) * sizeof(float);
-  const bool rows_are_act = cache.type == wt && kernels::ActivationType(wt) == wt && wt != DType::F32;
+  const bool rows_are_act = wt == DType::BF16 && kernels::ActivationType(wt) == DType::BF16;
 
   ParallelFor(pool, a.n_head, [&](int64_t h, int thread) {
     float* base = scratch + size_t(thread) * lay.total;
@@ -158,13 +159,8 @@ void MlaAttentionDecompressed(ThreadPool& pool, const LatentView& cache, const M
       for (int64_t t = 0; t < a.n_tokens; ++t) {
         float* s = scores + t * kChunk;
         const int64_t m_rows = std::max<int64_t>(0, std::min(n, a.n_visible[t] - c0));
-        if (m_rows > 0) {  // online softmax, as in MlaAttention
-          const float m = std::max(run_max[t], kernels::MaxValue(s, m_rows) * a.scale);
-          const float rescale = std::exp(run_max[t] - m);
-          if (rescale != 1.0f) Scale(a.o + (t * a.n_head + h) * d_v, rescale, d_v);
-          run_sum[t] = run_sum[t] * rescale + kernels::ExpSum(s, m_rows, a.scale, m);
-          run_max[t] = m;
-        }
+        if (m_rows > 0)
+          OnlineSoftmaxChunk(s, m_rows, a.scale, &run_max[t], &run_sum[t], a.o + (t * a.n_head + h) * d_v, d_v);
         std::fill(s + m_rows, s + n, 0.0f);
       }
       kernels::AccumulateRows(wt, V, size_t(d_v) * eb, n, scores, kChunk, a.n_tokens, a.o + h * d_v,
