@@ -145,6 +145,19 @@ const bool kRegistered = [] {
             ("Gemm64/" + std::string(Name(t)) + "/" + c.name + "/2048x2048/r16").c_str(),
             [=](benchmark::State& s) { RunGemm(s, k, t, 2048, 2048, 64, 64, true); })
             ->Unit(benchmark::kMillisecond);
+        // Decode: one token, 64-row calls, L2-, L3- and DRAM-resident.
+        benchmark::RegisterBenchmark(
+            ("Gemv/" + std::string(Name(t)) + "/" + c.name + "/256x2048/r16").c_str(),
+            [=](benchmark::State& s) { RunGemm(s, k, t, 256, 2048, 1, 64, true); })
+            ->Unit(benchmark::kMicrosecond);
+        benchmark::RegisterBenchmark(
+            ("Gemv/" + std::string(Name(t)) + "/" + c.name + "/1408x2048/r16").c_str(),
+            [=](benchmark::State& s) { RunGemm(s, k, t, 1408, 2048, 1, 64, true); })
+            ->Unit(benchmark::kMicrosecond);
+        benchmark::RegisterBenchmark(
+            ("Gemv/" + std::string(Name(t)) + "/" + c.name + "/96MiB/r16").c_str(),
+            [=](benchmark::State& s) { RunGemm(s, k, t, cold_rows / 64 * 64, 2048, 1, 64, true); })
+            ->Unit(benchmark::kMillisecond);
         benchmark::RegisterBenchmark(
             ("Gemm48/" + std::string(Name(t)) + "/" + c.name + "/1408x2048/r16").c_str(),
             [=](benchmark::State& s) { RunGemm(s, k, t, 1408, 2048, 48, 64, true); })

@@ -22,6 +22,7 @@ struct Q4_0Ops {
   static constexpr bool kStartNeg = true;
   static void Load(const Block& x, int half, __m256i* w) {
     const __m256i m = _mm256_set1_epi8(0x0F);
+#pragma GCC unroll 4
     for (int c = 0; c < 4; ++c) {
       const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q[c] + 32 * half));
       w[c] = _mm256_and_si256(v, m);
@@ -43,12 +44,14 @@ struct IQ4_NLOps : SignedOps {
                                          53, 69, 89, 113, -127, -104, -83, -65, -49, -35, -22, -10,
                                          1, 13, 25, 38, 53, 69, 89, 113);
     Q4_0Ops::Load(x, half, w);
+#pragma GCC unroll 8
     for (int j = 0; j < 8; ++j) w[j] = _mm256_shuffle_epi8(lut, w[j]);
   }
 };
 struct Q8_0Ops : SignedOps {
   using Block = BlockQ8_0R16;
   static void Load(const Block& x, int half, __m256i* w) {
+#pragma GCC unroll 8
     for (int c = 0; c < 8; ++c)
       w[c] = _mm256_xor_si256(
           _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q[c] + 32 * half)),

@@ -18,6 +18,7 @@ struct Q4_0Ops {
   using Block = BlockQ4_0R16;
   static void Load(const Block& x, __m512i* w) {
     const __m512i m = _mm512_set1_epi8(0x0F);
+#pragma GCC unroll 4
     for (int c = 0; c < 4; ++c) {
       const __m512i v = _mm512_loadu_si512(x.q[c]);
       w[c] = _mm512_and_si512(v, m);
@@ -33,12 +34,14 @@ struct IQ4_NLOps {
         1, 24, 45, 63, 79, 93, 106, 118, char(129), char(141), char(153), char(166), char(181),
         char(197), char(217), char(241)));
     Q4_0Ops::Load(x, w);
+#pragma GCC unroll 8
     for (int j = 0; j < 8; ++j) w[j] = _mm512_shuffle_epi8(lut, w[j]);
   }
 };
 struct Q8_0Ops {
   using Block = BlockQ8_0R16;
   static void Load(const Block& x, __m512i* w) {
+#pragma GCC unroll 8
     for (int c = 0; c < 8; ++c) w[c] = _mm512_loadu_si512(x.q[c]);
   }
 };
