@@ -1,6 +1,7 @@
 #include "ops/matmul.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "kernels/kernels.h"
 #include "quant/quant.h"
@@ -96,10 +97,7 @@ void MatMulGroups(ThreadPool& pool, const Matrix& w, int64_t n_groups, const flo
             std::min(rows, r0 + row_chunk));
   };
   const int64_t parts = std::min<int64_t>(pool.size(), n_chunks);
-  ParallelFor(pool, parts, [&](int64_t part, int) {
-    for (int64_t task = n_chunks * part / parts; task < n_chunks * (part + 1) / parts; ++task)
-      run_chunk(task);
-  });
+  ParallelRuns(pool, n_chunks, [&](int64_t part) { return n_chunks * part / parts; }, run_chunk);
 }
 
 void MatMulBatch(ThreadPool& pool, const MatMulJob* jobs, int n_jobs, uint8_t* scratch) {
@@ -139,17 +137,26 @@ void MatMulBatch(ThreadPool& pool, const MatMulJob* jobs, int n_jobs, uint8_t* s
     job_chunk_cost[j] = double(RowChunk(b.w)) * double(b.w.row_bytes) * (1.0 + double(b.n_tokens) / 8.0);
     total += job_chunk_cost[j] * double(first_chunk[j + 1] - first_chunk[j]);
   }
-  ParallelFor(pool, parts, [&](int64_t part, int) {
-    const double lo = total * double(part) / double(parts), hi = total * double(part + 1) / double(parts);
-    double before = 0;  // work of the chunks ahead of this one
+  // The first chunk of part p: the first whose start falls at or after p/parts of the work.
+  const auto first = [&](int64_t part) {
+    const double lo = total * double(part) / double(parts);
+    double before = 0;
     for (int j = 0; j < n_jobs; ++j) {
-      const MatMulJob& b = jobs[j];
-      for (int64_t c = 0; c < first_chunk[j + 1] - first_chunk[j]; ++c, before += job_chunk_cost[j]) {
-        if (before < lo || before >= hi) continue;  // each chunk belongs to the part its start falls in
-        const int64_t r0 = c * RowChunk(b.w);
-        RunRows(b.w, act[j], ActStride(b.w), b.n_tokens, b.y, b.ldy, r0, std::min(b.w.n_out, r0 + RowChunk(b.w)));
+      const int64_t n_job = first_chunk[j + 1] - first_chunk[j];
+      if (before + job_chunk_cost[j] * double(n_job) <= lo) {
+        before += job_chunk_cost[j] * double(n_job);
+        continue;
       }
+      const int64_t c = int64_t(std::ceil((lo - before) / job_chunk_cost[j]));
+      return first_chunk[j] + std::min(c, n_job);
     }
+    return n_chunks;
+  };
+  ParallelRuns(pool, n_chunks, first, [&](int64_t chunk) {
+    const int j = int(std::upper_bound(first_chunk, first_chunk + n_jobs + 1, chunk) - first_chunk) - 1;
+    const MatMulJob& b = jobs[j];
+    const int64_t r0 = (chunk - first_chunk[j]) * RowChunk(b.w);
+    RunRows(b.w, act[j], ActStride(b.w), b.n_tokens, b.y, b.ldy, r0, std::min(b.w.n_out, r0 + RowChunk(b.w)));
   });
 }
 
