@@ -1,4 +1,5 @@
-// The online softmax's pieces (kernels.h): the largest score and exp(scale·x - shift) with its sum.
+// The online softmax's pieces (kernels.h): the largest score and exp(scale·x - shift) with its sum;
+// and SwiGLU's SiLU·up, which needs the same exp.
 // exp is one polynomial in fixed fused multiply-add steps (exp_poly.h, instantiated here for
 // floats and in exp_avx2.cc / exp_avx512.cc for registers), so every ISA gives the same bits; the
 // sum keeps the canonical 16 lanes and Reduce16.
@@ -46,6 +47,10 @@ float ExpSum(float* x, int64_t n, float scale, float shift) {
   return Reduce16(acc);
 }
 
+void SiluMul(const float* gate, const float* up, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = gate[i] / (1.f + ExpPoly(-gate[i])) * up[i];
+}
+
 }  // namespace scalar
 
 float MaxValue(const float* x, int64_t n) {
@@ -60,6 +65,13 @@ float ExpSum(float* x, int64_t n, float scale, float shift) {
   if (cpu.avx512) return avx512::ExpSum(x, n, scale, shift);
   if (cpu.avx2) return avx2::ExpSum(x, n, scale, shift);
   return scalar::ExpSum(x, n, scale, shift);
+}
+
+void SiluMul(const float* gate, const float* up, float* out, int64_t n) {
+  const CpuFeatures& cpu = Cpu();
+  if (cpu.avx512) return avx512::SiluMul(gate, up, out, n);
+  if (cpu.avx2) return avx2::SiluMul(gate, up, out, n);
+  scalar::SiluMul(gate, up, out, n);
 }
 
 }  // namespace mla::kernels

@@ -1,4 +1,4 @@
-// AVX2 MaxValue and ExpSum: the 16 canonical lanes in two registers, the scalar twin's steps
+// AVX2 MaxValue, ExpSum and SiluMul: the 16 canonical lanes in two registers, the scalar twin's steps
 // (exp.cc) lane by lane.
 #include <immintrin.h>
 
@@ -59,6 +59,17 @@ float ExpSum(float* x, int64_t n, float scale, float shift) {
   _mm256_store_ps(lanes, acc[0]);
   _mm256_store_ps(lanes + 8, acc[1]);
   return Reduce16(lanes);
+}
+
+void SiluMul(const float* gate, const float* up, float* out, int64_t n) {
+  const __m256 one = _mm256_set1_ps(1.f);
+  for (int64_t i = 0; i < n; i += 8) {
+    const __m256i m = TailMask8(n - i);
+    const __m256 g = _mm256_maskload_ps(gate + i, m);
+    const __m256 e = ExpPolyOf<V8>(_mm256_sub_ps(_mm256_setzero_ps(), g));
+    const __m256 s = _mm256_div_ps(g, _mm256_add_ps(one, e));
+    _mm256_maskstore_ps(out + i, m, _mm256_mul_ps(s, _mm256_maskload_ps(up + i, m)));
+  }
 }
 
 }  // namespace mla::kernels::avx2

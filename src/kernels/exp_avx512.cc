@@ -1,4 +1,4 @@
-// AVX-512 MaxValue and ExpSum: 16 lanes, the scalar twin's steps (exp.cc) lane by lane.
+// AVX-512 MaxValue, ExpSum and SiluMul: 16 lanes, the scalar twin's steps (exp.cc) lane by lane.
 #pragma GCC diagnostic ignored "-Wuninitialized"  // GCC 12 intrinsics' _mm512_undefined_*()
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
@@ -51,6 +51,17 @@ float ExpSum(float* x, int64_t n, float scale, float shift) {
   alignas(64) float lanes[16];
   _mm512_store_ps(lanes, acc);
   return Reduce16(lanes);
+}
+
+void SiluMul(const float* gate, const float* up, float* out, int64_t n) {
+  const __m512 one = _mm512_set1_ps(1.f);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1);
+    const __m512 g = _mm512_maskz_loadu_ps(m, gate + i);
+    const __m512 e = ExpPolyOf<V16>(_mm512_sub_ps(_mm512_setzero_ps(), g));
+    const __m512 s = _mm512_div_ps(g, _mm512_add_ps(one, e));
+    _mm512_mask_storeu_ps(out + i, m, _mm512_mul_ps(s, _mm512_maskz_loadu_ps(m, up + i)));
+  }
 }
 
 }  // namespace mla::kernels::avx512

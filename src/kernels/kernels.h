@@ -52,6 +52,10 @@ void ConvertToBF16(const float* x, uint16_t* dst, int64_t n);
 float MaxValue(const float* x, int64_t n);
 float ExpSum(float* x, int64_t n, float scale, float shift);
 
+// SwiGLU's gate (spec §4.1): out[i] = gate[i] / (1 + e^(−gate[i])) · up[i], e^x the same
+// polynomial; `out` may be `gate` or `up`. The same bits on every ISA.
+void SiluMul(const float* gate, const float* up, float* out, int64_t n);
+
 // ---- Weighted sums of rows (the value side of latent attention) -------------------------------
 // o[h·ldo + j] += Σ_{i < n_rows} p[h·ldp + i] · x_i[j] for h < n_out, j < n_cols, where x_i is row
 // i of `rows` (F32, F16 or BF16, row_bytes apart). One fused multiply-add chain per output element

@@ -170,6 +170,7 @@ float ExpPoly(float x);
   float MaxValue(const float* x, int64_t n);                                                    \
   void ConvertToBF16(const float* x, uint16_t* dst, int64_t n);                                 \
   float ExpSum(float* x, int64_t n, float scale, float shift);                                  \
+  void SiluMul(const float* gate, const float* up, float* out, int64_t n);                      \
   void AccumulateRowsBF16Pairs(const uint8_t* rows, size_t row_bytes, int64_t n_rows,            \
                                const float* p, int64_t ldp, int64_t n_out, float* o, int64_t ldo, \
                                int64_t j0, int64_t j1);                                           \
