@@ -80,8 +80,8 @@ void SwiGlu(ThreadPool& pool, const ops::Matrix& gate, const ops::Matrix& up,
             const ops::Matrix& down, const float* x, int64_t ldx, int64_t n, float* g, float* u,
             float* out, int64_t ldo, uint8_t* scratch) {
   const int64_t F = gate.n_out;
-  ops::MatMul(pool, gate, x, ldx, n, g, F, scratch);
-  ops::MatMul(pool, up, x, ldx, n, u, F, scratch);
+  const ops::MatMulJob gate_up[2] = {{gate, x, ldx, n, g, F}, {up, x, ldx, n, u, F}};
+  ops::MatMulBatch(pool, gate_up, 2, scratch);  // one quantized x for both
   ops::SiluMul(g, u, g, n * F);
   ops::MatMul(pool, down, g, F, n, out, ldo, scratch);
 }

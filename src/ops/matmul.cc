@@ -102,28 +102,46 @@ void MatMulGroups(ThreadPool& pool, const Matrix& w, int64_t n_groups, const flo
 
 void MatMulBatch(ThreadPool& pool, const MatMulJob* jobs, int n_jobs, uint8_t* scratch) {
   if (n_jobs <= 0) return;
-  // 1. Activations, one block per job; a few rows are quicker on this thread than a fork/join.
+  // 1. Activations, one block per job — or the block of an earlier job with the same input in the
+  //    weight type (an FFN's gate and up); a few rows are quicker on this thread than a fork/join.
   uint8_t* act[kMaxMatMulJobs];
+  bool own[kMaxMatMulJobs];
   int64_t first_chunk[kMaxMatMulJobs + 1];
   uint8_t* at = AlignPtr(scratch);
   int64_t work = 0;
   first_chunk[0] = 0;
   for (int j = 0; j < n_jobs; ++j) {
     const MatMulJob& b = jobs[j];
-    act[j] = at;
-    at += ActStride(b.w) * size_t(b.n_tokens);
-    work += b.n_tokens * b.w.n_in;
+    own[j] = true;
+    for (int i = 0; i < j && own[j]; ++i) {
+      const MatMulJob& a = jobs[i];
+      if (own[i] && a.x == b.x && a.ldx == b.ldx && a.n_tokens == b.n_tokens && a.w.n_in == b.w.n_in &&
+          a.w.type == b.w.type) {
+        act[j] = act[i];
+        own[j] = false;
+      }
+    }
+    if (own[j]) {
+      act[j] = at;
+      at += ActStride(b.w) * size_t(b.n_tokens);
+      work += b.n_tokens * b.w.n_in;
+    }
     first_chunk[j + 1] = first_chunk[j] + (b.n_tokens > 0 ? (b.w.n_out + RowChunk(b.w) - 1) / RowChunk(b.w) : 0);
   }
-  const auto prepare = [&](int64_t j, int) {
+  // Row i of the prepared rows: job j's token i - first_row[j] (jobs that share a block have none).
+  int64_t first_row[kMaxMatMulJobs + 1];
+  first_row[0] = 0;
+  for (int j = 0; j < n_jobs; ++j) first_row[j + 1] = first_row[j] + (own[j] ? jobs[j].n_tokens : 0);
+  const auto prepare = [&](int64_t i, int) {
+    const int j = int(std::upper_bound(first_row, first_row + n_jobs + 1, i) - first_row) - 1;
     const MatMulJob& b = jobs[j];
-    for (int64_t t = 0; t < b.n_tokens; ++t)
-      kernels::PrepareActivation(b.w.type, b.x + t * b.ldx, act[j] + size_t(t) * ActStride(b.w), b.w.n_in);
+    const int64_t t = i - first_row[j];
+    kernels::PrepareActivation(b.w.type, b.x + t * b.ldx, act[j] + size_t(t) * ActStride(b.w), b.w.n_in);
   };
   if (work <= kInlinePrepare)
-    for (int j = 0; j < n_jobs; ++j) prepare(j, 0);
+    for (int64_t i = 0; i < first_row[n_jobs]; ++i) prepare(i, 0);
   else
-    ParallelFor(pool, n_jobs, prepare);
+    ParallelFor(pool, first_row[n_jobs], prepare);
 
   // 2. The chunks of all jobs in order, one contiguous run per thread, cut where the work (weight
   //    bytes, and the tokens they meet) is split evenly: jobs differ in width (a shared expert's
