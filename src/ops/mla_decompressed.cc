@@ -152,19 +152,24 @@ void MlaAttentionDecompressed(ThreadPool& pool, const LatentView& cache, const M
         StoreRows(wt, vf, n * d_v, V);
       }
 
-      // Scores of every token against the chunk's keys (one small GEMM), the causal mask and the
-      // online softmax per token, then the values weighted by the probabilities (masked rows
-      // weigh exactly 0).
-      kernels::GemmRows(wt, K, size_t(d_qk) * eb, qa, qa_stride, a.n_tokens, d_qk, 0, n, scores, kChunk);
-      for (int64_t t = 0; t < a.n_tokens; ++t) {
+      // Scores of the tokens from the first that sees this chunk (a prompt's tokens see ever more
+      // rows, so the ones before it skip the chunk: the causal triangle is not computed) against
+      // the chunk's keys (one small GEMM), the causal mask and the online softmax per token, then
+      // the values weighted by the probabilities (masked rows weigh exactly 0).
+      int64_t t_lo = 0;
+      while (t_lo < a.n_tokens && a.n_visible[t_lo] <= c0) ++t_lo;
+      const int64_t n_t = a.n_tokens - t_lo;
+      kernels::GemmRows(wt, K, size_t(d_qk) * eb, qa + size_t(t_lo) * qa_stride, qa_stride, n_t, d_qk, 0, n,
+                        scores + t_lo * kChunk, kChunk);
+      for (int64_t t = t_lo; t < a.n_tokens; ++t) {
         float* s = scores + t * kChunk;
         const int64_t m_rows = std::max<int64_t>(0, std::min(n, a.n_visible[t] - c0));
         if (m_rows > 0)
           OnlineSoftmaxChunk(s, m_rows, a.scale, &run_max[t], &run_sum[t], a.o + (t * a.n_head + h) * d_v, d_v);
         std::fill(s + m_rows, s + n, 0.0f);
       }
-      kernels::AccumulateRows(wt, V, size_t(d_v) * eb, n, scores, kChunk, a.n_tokens, a.o + h * d_v,
-                              a.n_head * d_v, d_v);
+      kernels::AccumulateRows(wt, V, size_t(d_v) * eb, n, scores + t_lo * kChunk, kChunk, n_t,
+                              a.o + (t_lo * a.n_head + h) * d_v, a.n_head * d_v, d_v);
     }
     for (int64_t t = 0; t < a.n_tokens; ++t) {
       if (run_sum[t] <= 0) continue;
@@ -175,18 +180,19 @@ void MlaAttentionDecompressed(ThreadPool& pool, const LatentView& cache, const M
 
 MlaCost EstimateMlaCost(int64_t H, int64_t r_kv, int64_t d_n, int64_t d_r, int64_t d_v,
                         int64_t n_tokens, const int64_t* n_visible) {
-  double pairs = 0, t_max = 0;
+  double pairs = 0, chunk_pairs = 0, t_max = 0;
   for (int64_t t = 0; t < n_tokens; ++t) {
     pairs += double(n_visible[t]);
+    chunk_pairs += double((n_visible[t] + kChunk - 1) / kChunk * kChunk);
     t_max = std::max(t_max, double(n_visible[t]));
   }
   MlaCost c;
   // spec §3.7: absorbing q and up-projecting o_lat per token, then 2·r_kv + d_r per pair;
   // decompressed: rebuilding K_nope and V for every visible row, then d_qk + d_v for every
-  // (token, row) pair up to the last visible row (scores are a GEMM over whole chunks, masked).
+  // (token, row) pair of the chunks a token sees (scores are a GEMM over whole chunks, masked).
   c.absorbed = double(H) * (double(n_tokens) * r_kv * (d_n + d_v) + pairs * (2.0 * r_kv + d_r));
   c.decompressed =
-      double(H) * (t_max * r_kv * (d_n + d_v) + double(n_tokens) * t_max * double(d_n + d_r + d_v));
+      double(H) * (t_max * r_kv * (d_n + d_v) + chunk_pairs * double(d_n + d_r + d_v));
   return c;
 }
 

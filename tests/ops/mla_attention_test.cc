@@ -100,6 +100,94 @@ TEST_P(MlaAttentionTest, MatchesTwoPassSoftmax) {
     }
 }
 
+// The decompressed form over several chunks (300 prompt tokens: rows 0-127, 128-255, 256-299):
+// tokens that see none of a chunk skip it, and the batch gives the bits of one token per call,
+// in f32 (f16 cache) and bf16 (bf16 cache) arithmetic, for a prompt from row 0 and at depth.
+TEST(MlaDecompressed, BatchEqualsTokenByToken) {
+  const int64_t H = 2, r_kv = 32, d_r = 8, d_n = 16, d_v = 16, d_qk = d_n + d_r, n_ctx = 300;
+  std::mt19937 rng(5);
+  std::normal_distribution<float> nd(0, 1);
+  std::vector<float> kb(size_t(H * r_kv * d_n)), vb(size_t(H * d_v * r_kv));
+  for (float& v : kb) v = nd(rng) * 0.2f;
+  for (float& v : vb) v = nd(rng) * 0.2f;
+  const Matrix k_b{DType::F32, reinterpret_cast<const uint8_t*>(kb.data()), d_n, H * r_kv, size_t(d_n) * 4};
+  const Matrix v_b{DType::F32, reinterpret_cast<const uint8_t*>(vb.data()), r_kv, H * d_v, size_t(r_kv) * 4};
+  for (DType type : {DType::F16, DType::BF16}) {
+    const int64_t row_elems = r_kv + d_r;
+    const size_t row_bytes = RowBytes(type, row_elems);
+    std::vector<uint8_t> cache(row_bytes * size_t(n_ctx));
+    std::vector<float> v(static_cast<size_t>(row_elems));
+    for (int64_t r = 0; r < n_ctx; ++r) {
+      for (float& x : v) x = nd(rng);
+      quant::QuantizeRow(type, v.data(), cache.data() + size_t(r) * row_bytes, row_elems);
+    }
+    const LatentView view{type, cache.data(), row_bytes, r_kv, d_r, row_elems};
+    for (int64_t row0 : {int64_t(0), int64_t(200)}) {
+      const int64_t n = n_ctx - row0;
+      std::vector<float> q(size_t(n * H * d_qk));
+      for (float& x : q) x = nd(rng);
+      std::vector<int64_t> vis(static_cast<size_t>(n));
+      for (int64_t t = 0; t < n; ++t) vis[size_t(t)] = row0 + t + 1;
+      ThreadPool pool(2);
+      std::vector<float> scratch(MlaDecompressedScratchFloats(view, k_b, v_b, d_n, d_v, n) * 2);
+      MlaDecompressedArgs a;
+      a.n_head = H;
+      a.n_nope = d_n;
+      a.n_v = d_v;
+      a.q_stride = H * d_qk;
+      a.scale = 0.2f;
+      std::vector<float> batch(size_t(n * H * d_v)), one(batch.size());
+      a.n_tokens = n;
+      a.q = q.data();
+      a.n_visible = vis.data();
+      a.o = batch.data();
+      MlaAttentionDecompressed(pool, view, k_b, v_b, a, scratch.data());
+      for (int64_t t = 0; t < n; ++t) {
+        a.n_tokens = 1;
+        a.q = q.data() + t * H * d_qk;
+        a.n_visible = vis.data() + t;
+        a.o = one.data() + t * H * d_v;
+        MlaAttentionDecompressed(pool, view, k_b, v_b, a, scratch.data());
+      }
+      for (size_t i = 0; i < batch.size(); ++i)
+        ASSERT_EQ(batch[i], one[i]) << Name(type) << " row0 " << row0 << " token " << i / (H * d_v);
+      if (type != DType::F16) continue;
+      // And the f16 batch against attention in double over every visible row.
+      std::vector<float> rows(static_cast<size_t>(n_ctx * row_elems));
+      for (int64_t r = 0; r < n_ctx; ++r)
+        quant::DequantizeRow(type, cache.data() + size_t(r) * row_bytes, rows.data() + r * row_elems, row_elems);
+      for (int64_t t = 0; t < n; t += 7)
+        for (int64_t h = 0; h < H; ++h) {
+          const float* qh = q.data() + (t * H + h) * d_qk;
+          std::vector<double> p(static_cast<size_t>(vis[size_t(t)])), o(size_t(d_v), 0.0);
+          double mx = -1e300, z = 0;
+          for (int64_t r = 0; r < vis[size_t(t)]; ++r) {
+            const float* c = rows.data() + r * row_elems;
+            double s = 0;
+            for (int64_t d = 0; d < d_n; ++d) {
+              double k = 0;  // K_nope[d] = W_UK[d] · c, W_UK stored transposed (row c: d_n values)
+              for (int64_t i = 0; i < r_kv; ++i) k += double(kb[size_t((h * r_kv + i) * d_n + d)]) * c[i];
+              s += qh[d] * k;
+            }
+            for (int64_t d = 0; d < d_r; ++d) s += double(qh[d_n + d]) * c[r_kv + d];
+            p[size_t(r)] = 0.2 * s;
+            mx = std::max(mx, p[size_t(r)]);
+          }
+          for (double& x : p) z += (x = std::exp(x - mx));
+          for (int64_t r = 0; r < vis[size_t(t)]; ++r)
+            for (int64_t j = 0; j < d_v; ++j) {
+              double vj = 0;
+              for (int64_t i = 0; i < r_kv; ++i)
+                vj += double(vb[size_t((h * d_v + j) * r_kv + i)]) * rows[size_t(r * row_elems + i)];
+              o[size_t(j)] += p[size_t(r)] / z * vj;
+            }
+          for (int64_t j = 0; j < d_v; ++j)
+            ASSERT_NEAR(batch[size_t((t * H + h) * d_v + j)], o[size_t(j)], 1e-4) << "row0 " << row0 << " t " << t;
+        }
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(CacheTypes, MlaAttentionTest,
                          ::testing::Values(Case{DType::F32, 32, 8}, Case{DType::F16, 32, 8},
                                            Case{DType::BF16, 64, 16},
