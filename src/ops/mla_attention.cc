@@ -47,16 +47,18 @@ size_t QueryFloats(const LatentView& cache) {
 }
 
 // A token's visible rows are cut into ranges of whole chunks that depend only on how many rows it
-// sees: one range below 2·kChunksPerRange chunks, then about kChunksPerRange chunks each, at most
-// kMaxRanges. Each range is an online softmax of its own (o, max, sum); the ranges are then merged
-// in order. Decode steps give ranges to different threads, so each thread reads only its share of
-// the cache for all heads; batches give whole tokens to threads and merge as they go — the same
-// arithmetic, so the result never depends on the thread count or on the batch.
-constexpr int64_t kChunksPerRange = 4, kMaxRanges = 8;
+// sees: one range per chunk up to kMaxRanges, then kMaxRanges ranges of about equal size (so a
+// short context is split too; merging a range costs n_head·n_latent multiply-adds against a chunk's
+// kChunk·n_head·(2·n_latent + n_rope)). Each range is an online softmax of its own (o, max, sum);
+// the ranges are then merged in order. Decode steps give ranges to different threads, so each
+// thread reads only its share of the cache for all heads; batches give whole tokens to threads and
+// merge as they go — the same arithmetic, so the result never depends on the thread count or on
+// the batch.
+constexpr int64_t kMaxRanges = 8;
 
 int64_t RangeCount(int64_t n_visible) {
   const int64_t chunks = (n_visible + kChunk - 1) / kChunk;
-  return std::clamp<int64_t>(chunks / kChunksPerRange, 1, kMaxRanges);
+  return std::clamp<int64_t>(chunks, 1, kMaxRanges);
 }
 
 // Rows [first, last) of range g of n.

@@ -44,8 +44,9 @@ TEST_P(MlaAttentionTest, MatchesTwoPassSoftmax) {
   const LatentView view{c.type, cache.data(), row_bytes, c.n_latent, c.n_rope, row_elems};
   std::vector<float> q(static_cast<size_t>(n_tok * n_head * nk));
   for (float& v : q) v = nd(rng);
-  // Visible lengths: below a chunk, across chunk boundaries (one range), several ranges merged
-  // (600 rows: 2; 1100: 4), the whole cache.
+  // Visible lengths: below a chunk (one range), across chunk boundaries (129 rows: 3 ranges of a
+  // chunk each), ranges of several chunks merged (600 rows: 8 of 1-2 chunks; 1100: 8 of 2-3), the
+  // whole cache.
   std::vector<int64_t> vis = {1, 129, 600, n_ctx};
   const float scale = 0.3f;
 
