@@ -1,5 +1,5 @@
 // Latent attention micro-benchmark (run by hand): ops::MlaAttention for V2-Lite's shape (16 heads,
-// kv_lora_rank 512, rope 64) over an f16 or bf16 cache of 512..8192 rows, one decode token (1 and 2 threads) and the
+// kv_lora_rank 512, rope 64) over an f16, bf16 or f32 cache of 512..8192 rows, one decode token (1 and 2 threads) and the
 // decompressed form for a 512-token batch at depth (2 threads); reports multiply-adds per second (scores + values).
 //   ./build/release/bench/attention_bench --benchmark_filter=Decode
 #include <benchmark/benchmark.h>
@@ -26,10 +26,13 @@ void BM_Attention(benchmark::State& state, DType type, int64_t n_ctx, int64_t n_
   cache.n_latent = kLatent;
   cache.n_rope = kRope;
   cache.row_elems = kLatent + kRope;
-  cache.row_bytes = size_t(cache.row_elems) * 2;
+  cache.row_bytes = RowBytes(type, cache.row_elems);
   std::vector<uint8_t> rows(cache.row_bytes * size_t(n_ctx));
-  auto* h = reinterpret_cast<uint16_t*>(rows.data());
-  for (size_t i = 0; i < rows.size() / 2; ++i) h[i] = type == DType::F16 ? F32ToF16(nd(rng)) : F32ToBF16(nd(rng));
+  std::vector<float> row(static_cast<size_t>(cache.row_elems));
+  for (int64_t r = 0; r < n_ctx; ++r) {
+    for (float& v : row) v = nd(rng);
+    quant::QuantizeRow(type, row.data(), rows.data() + size_t(r) * cache.row_bytes, cache.row_elems);
+  }
   cache.data = rows.data();
   std::vector<float> q(size_t(n_tokens * kHead * cache.row_elems));
   for (float& v : q) v = nd(rng) * 0.05f;
@@ -112,7 +115,7 @@ const bool kRegistered = [] {
           [=](benchmark::State& s) { BM_Prefill(s, type, ctx, 2); })
           ->UseRealTime()
           ->Unit(benchmark::kMillisecond);
-  for (DType type : {DType::F16, DType::BF16})
+  for (DType type : {DType::F16, DType::BF16, DType::F32})
     for (int threads : {1, 2})
       for (int64_t ctx : {512, 2048, 8192}) {
         benchmark::RegisterBenchmark(("Decode/" + std::string(Name(type)) + "/t" + std::to_string(threads) +
