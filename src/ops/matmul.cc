@@ -84,8 +84,9 @@ void MatMulGroups(ThreadPool& pool, const Matrix& w, int64_t n_groups, const flo
   else
     ParallelFor(pool, n_act, prepare);
 
-  // 2. Output rows in fixed chunks, per group; each thread takes one contiguous run of chunks so
-  //    that its weights stream sequentially (which thread computes a chunk never changes its bits).
+  // 2. Output rows in fixed chunks, per group; each thread starts with one contiguous run of chunks
+  //    so that its weights stream sequentially, then helps with the rest (ParallelRuns; which
+  //    thread computes a chunk never changes its bits).
   const int64_t row_chunk = RowChunk(w);
   const int64_t chunks = (rows + row_chunk - 1) / row_chunk;
   const int64_t n_chunks = n_groups * chunks;
@@ -96,8 +97,7 @@ void MatMulGroups(ThreadPool& pool, const Matrix& w, int64_t n_groups, const flo
     RunRows(wg, act + size_t(g * n_tokens) * stride, stride, n_tokens, y + g * y_group_stride, ldy, r0,
             std::min(rows, r0 + row_chunk));
   };
-  const int64_t parts = std::min<int64_t>(pool.size(), n_chunks);
-  ParallelRuns(pool, n_chunks, [&](int64_t part) { return n_chunks * part / parts; }, run_chunk);
+  ParallelRuns(pool, n_chunks, [&](int64_t part, int64_t parts) { return n_chunks * part / parts; }, run_chunk);
 }
 
 void MatMulBatch(ThreadPool& pool, const MatMulJob* jobs, int n_jobs, uint8_t* scratch) {
@@ -143,12 +143,10 @@ void MatMulBatch(ThreadPool& pool, const MatMulJob* jobs, int n_jobs, uint8_t* s
   else
     ParallelFor(pool, first_row[n_jobs], prepare);
 
-  // 2. The chunks of all jobs in order, one contiguous run per thread, cut where the work (weight
-  //    bytes, and the tokens they meet) is split evenly: jobs differ in width (a shared expert's
-  //    down projection is twice a routed one's).
+  // 2. The chunks of all jobs in order, one contiguous run per thread (ParallelRuns), cut where
+  //    the work (weight bytes, and the tokens they meet) is split evenly: jobs differ in width (a
+  //    shared expert's down projection is twice a routed one's).
   const int64_t n_chunks = first_chunk[n_jobs];
-  const int64_t parts = std::min<int64_t>(pool.size(), n_chunks);
-  if (parts <= 0) return;
   double job_chunk_cost[kMaxMatMulJobs], total = 0;
   for (int j = 0; j < n_jobs; ++j) {
     const MatMulJob& b = jobs[j];
@@ -156,7 +154,7 @@ void MatMulBatch(ThreadPool& pool, const MatMulJob* jobs, int n_jobs, uint8_t* s
     total += job_chunk_cost[j] * double(first_chunk[j + 1] - first_chunk[j]);
   }
   // The first chunk of part p: the first whose start falls at or after p/parts of the work.
-  const auto first = [&](int64_t part) {
+  const auto first = [&](int64_t part, int64_t parts) {
     const double lo = total * double(part) / double(parts);
     double before = 0;
     for (int j = 0; j < n_jobs; ++j) {

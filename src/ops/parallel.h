@@ -17,12 +17,12 @@ void ParallelFor(ThreadPool& pool, int64_t n_tasks, const Body& body) {
   pool.Run(n_tasks, [b](int64_t task, int thread) { (*b)(task, thread); });
 }
 
-// body(i) for every i < n, where thread t first works through its own contiguous run of items
-// [first(t), first(t + 1)) in order (so a weight stream stays sequential), then helps with what
+// body(i) for every i < n, cut into `parts` = min(threads, n) contiguous runs, run p starting at
+// item first(p, parts) (non-decreasing in p, first(0, parts) = 0): thread p first works through
+// its own run in order (so a weight stream stays sequential), then helps with what
 // is left of the other runs. Which thread runs an item must not matter to the body; what it buys
 // is that a thread slowed down (a busy host core, a slower memory page) no longer keeps the
 // others waiting at the join: they were idle ~12 % of each decode step with fixed runs.
-// `first(t)` is non-decreasing with first(0) = 0 and first(parts) = n.
 template <typename First, typename Body>
 void ParallelRuns(ThreadPool& pool, int64_t n, const First& first, const Body& body) {
   constexpr int kMaxRuns = 256;
@@ -34,8 +34,8 @@ void ParallelRuns(ThreadPool& pool, int64_t n, const First& first, const Body& b
   };
   Run runs[kMaxRuns];
   for (int p = 0; p < parts; ++p) {
-    runs[p].next.store(p == 0 ? 0 : first(p), std::memory_order_relaxed);
-    runs[p].end = p + 1 == parts ? n : first(p + 1);
+    runs[p].next.store(p == 0 ? 0 : first(p, parts), std::memory_order_relaxed);
+    runs[p].end = p + 1 == parts ? n : first(p + 1, parts);
   }
   ParallelFor(pool, parts, [&](int64_t part, int) {
     for (int k = 0; k < parts; ++k) {
