@@ -10,6 +10,7 @@
 #include "ops/activation.h"
 #include "ops/matmul.h"
 #include "ops/softmax.h"
+#include "ops/vec.h"
 #include "ops/topk.h"
 
 namespace mla {
@@ -90,10 +91,7 @@ void SwiGlu(ThreadPool& pool, const ops::Matrix& gate, const ops::Matrix& up,
 void AddWeighted(Workspace& ws, int64_t k, int64_t D, int64_t begin, int64_t m, const float* y_rows) {
   for (int64_t i = 0; i < m; ++i) {
     const int64_t slot = ws.expert_rows[begin + i];
-    const float w = ws.expert_weights[slot];
-    float* out = ws.ffn_out + (slot / k) * D;
-    const float* y = y_rows + i * D;
-    for (int64_t d = 0; d < D; ++d) out[d] += w * y[d];
+    ops::AddScaled(ws.ffn_out + (slot / k) * D, ws.expert_weights[slot], y_rows + i * D, D);
   }
 }
 
