@@ -87,7 +87,10 @@ const std::vector<std::string> kPrompts = {"The license of this software", "Once
 
 TEST(Server, ConcurrentRequestsShareDecodeSteps) {
   TestServer s;
-  const int n_gen = 24;
+  // Long enough that the few steps taken while the four requests arrive (one step of this tiny
+  // model is well under a millisecond; a busy CI machine staggered arrivals by 16 steps once,
+  // against 24 generated tokens) stay small next to n_gen.
+  const int n_gen = 64;
   // One at a time first (the reference), then all four at once.
   std::vector<std::string> alone;
   for (const auto& p : kPrompts) {
