@@ -111,63 +111,40 @@ void PrepareBench(benchmark::State& state, DType act, DType weight, int64_t n) {
   state.counters["elem/s"] = benchmark::Counter(double(state.iterations() * n), benchmark::Counter::kIsRate);
 }
 
+// Registers "<test>/<type>/<isa>/<shape>" running RunGemm with these arguments.
+void RegisterGemm(const std::string& test, const Column& c, DType t, const std::string& shape,
+                  int64_t rows, int64_t n_tokens, int64_t chunk, bool interleaved, benchmark::TimeUnit unit) {
+  const TypeKernels k = c.table.For(t);
+  benchmark::RegisterBenchmark((test + "/" + Name(t) + "/" + c.name + "/" + shape).c_str(),
+                               [=](benchmark::State& s) { RunGemm(s, k, t, rows, 2048, n_tokens, chunk, interleaved); })
+      ->Unit(unit);
+}
+
 const bool kRegistered = [] {
   const DType types[] = {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0,
                          DType::IQ4_NL, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_XS,
                          DType::Q2_K, DType::Q3_K, DType::BF16, DType::F16, DType::F32};
+  constexpr auto us = benchmark::kMicrosecond, ms = benchmark::kMillisecond;
   for (const Column& c : Columns()) {
     for (DType t : types) {
-      const TypeKernels k = c.table.For(t);
-      for (int64_t rows : {2048, 1408, 256}) {
-        const std::string shape = std::to_string(rows) + "x2048";
-        benchmark::RegisterBenchmark(
-            ("Gemv/" + std::string(Name(t)) + "/" + c.name + "/" + shape).c_str(),
-            [=](benchmark::State& s) { RunGemm(s, k, t, rows, 2048, 1); })
-            ->Unit(benchmark::kMicrosecond);
-      }
+      for (int64_t rows : {2048, 1408, 256})
+        RegisterGemm("Gemv", c, t, std::to_string(rows) + "x2048", rows, 1, 0, false, us);
       // Weights far larger than the caches (96 MiB): what decode sees on a big model.
       const int64_t cold_rows = (int64_t(96) << 20) / int64_t(RowBytes(t, 2048));
-      benchmark::RegisterBenchmark(
-          ("Gemv/" + std::string(Name(t)) + "/" + c.name + "/96MiB").c_str(),
-          [=](benchmark::State& s) { RunGemm(s, k, t, cold_rows, 2048, 1); })
-          ->Unit(benchmark::kMillisecond);
-      benchmark::RegisterBenchmark(
-          ("Gemm64/" + std::string(Name(t)) + "/" + c.name + "/2048x2048").c_str(),
-          [=](benchmark::State& s) { RunGemm(s, k, t, 2048, 2048, 64); })
-          ->Unit(benchmark::kMillisecond);
+      RegisterGemm("Gemv", c, t, "96MiB", cold_rows, 1, 0, false, ms);
+      RegisterGemm("Gemm64", c, t, "2048x2048", 2048, 64, 0, false, ms);
       // As ops/matmul.cc calls it: 16 rows per call.
-      benchmark::RegisterBenchmark(
-          ("Gemm64/" + std::string(Name(t)) + "/" + c.name + "/2048x2048/rows16").c_str(),
-          [=](benchmark::State& s) { RunGemm(s, k, t, 2048, 2048, 64, 16); })
-          ->Unit(benchmark::kMillisecond);
-      if (k.gemm_interleaved) {  // the layout Q4_0 / Q8_0 / IQ4_NL get at load
-        benchmark::RegisterBenchmark(
-            ("Gemm64/" + std::string(Name(t)) + "/" + c.name + "/2048x2048/r16").c_str(),
-            [=](benchmark::State& s) { RunGemm(s, k, t, 2048, 2048, 64, 64, true); })
-            ->Unit(benchmark::kMillisecond);
+      RegisterGemm("Gemm64", c, t, "2048x2048/rows16", 2048, 64, 16, false, ms);
+      if (c.table.For(t).gemm_interleaved) {  // the layout Q4_0 / Q8_0 / IQ4_NL get at load
+        RegisterGemm("Gemm64", c, t, "2048x2048/r16", 2048, 64, 64, true, ms);
         // Decode: one token, 64-row calls, L2-, L3- and DRAM-resident.
-        benchmark::RegisterBenchmark(
-            ("Gemv/" + std::string(Name(t)) + "/" + c.name + "/256x2048/r16").c_str(),
-            [=](benchmark::State& s) { RunGemm(s, k, t, 256, 2048, 1, 64, true); })
-            ->Unit(benchmark::kMicrosecond);
-        benchmark::RegisterBenchmark(
-            ("Gemv/" + std::string(Name(t)) + "/" + c.name + "/1408x2048/r16").c_str(),
-            [=](benchmark::State& s) { RunGemm(s, k, t, 1408, 2048, 1, 64, true); })
-            ->Unit(benchmark::kMicrosecond);
-        benchmark::RegisterBenchmark(
-            ("Gemv/" + std::string(Name(t)) + "/" + c.name + "/96MiB/r16").c_str(),
-            [=](benchmark::State& s) { RunGemm(s, k, t, cold_rows / 64 * 64, 2048, 1, 64, true); })
-            ->Unit(benchmark::kMillisecond);
-        benchmark::RegisterBenchmark(
-            ("Gemm48/" + std::string(Name(t)) + "/" + c.name + "/1408x2048/r16").c_str(),
-            [=](benchmark::State& s) { RunGemm(s, k, t, 1408, 2048, 48, 64, true); })
-            ->Unit(benchmark::kMillisecond);
+        RegisterGemm("Gemv", c, t, "256x2048/r16", 256, 1, 64, true, us);
+        RegisterGemm("Gemv", c, t, "1408x2048/r16", 1408, 1, 64, true, us);
+        RegisterGemm("Gemv", c, t, "96MiB/r16", cold_rows / 64 * 64, 1, 64, true, ms);
+        RegisterGemm("Gemm48", c, t, "1408x2048/r16", 1408, 48, 64, true, ms);
       }
       // A few tokens, as one expert gets in a MoE prefill batch.
-      benchmark::RegisterBenchmark(
-          ("Gemm4/" + std::string(Name(t)) + "/" + c.name + "/1408x2048").c_str(),
-          [=](benchmark::State& s) { RunGemm(s, k, t, 1408, 2048, 4); })
-          ->Unit(benchmark::kMicrosecond);
+      RegisterGemm("Gemm4", c, t, "1408x2048", 1408, 4, 0, false, us);
     }
   }
   for (DType act : {DType::Q8_0, DType::Q8_K, DType::BF16})
