@@ -135,19 +135,19 @@ void MlaAttention(ThreadPool& pool, const LatentView& cache, const MlaAttentionA
   const size_t q_floats = QueryFloats(cache);
   const size_t part_floats = PartialFloats(H, nl);
 
-  // Token t's queries in the score kernel's activation format, into this thread's scratch.
-  auto prepare_queries = [&](int64_t t, int thread) {
-    float* q_act = scratch + size_t(thread) * lay.total + lay.q;
+  // Token t's queries in the score kernel's activation format, into scratch slot `slot`.
+  auto prepare_queries = [&](int64_t t, int64_t slot) {
+    float* q_act = scratch + size_t(slot) * lay.total + lay.q;
     for (int64_t h = 0; h < H; ++h)
       kernels::PrepareActivation(row_type, a.q + (t * H + h) * a.q_stride, q_act + h * q_floats, nk);
+    return static_cast<const float*>(q_act);
   };
-  // Rows [r0, r1) for every head of the token whose queries this thread prepared, into `out`,
-  // from an empty state.
-  auto attend = [&](int64_t r0, int64_t r1, Partial out, int thread) {
+  // Rows [r0, r1) for every head of one token (its prepared queries q_act) into `out`, from an
+  // empty state.
+  auto attend = [&](const float* q_act, int64_t r0, int64_t r1, Partial out, int thread) {
     float* base = scratch + size_t(thread) * lay.total;
     float* rows = base + lay.rows;
     float* scores = base + lay.scores;
-    const float* q_act = base + lay.q;
     for (int64_t h = 0; h < H; ++h) {
       out.max[h] = -std::numeric_limits<float>::infinity();
       out.sum[h] = 0;
@@ -187,23 +187,24 @@ void MlaAttention(ThreadPool& pool, const LatentView& cache, const MlaAttentionA
       Partial r{a.o_lat + t * H * nl, base + lay.partials, base + lay.partials + H};
       Partial tmp = PartialAt(base + lay.temp, H, nl);
       const int64_t n_vis = a.n_visible[t], G = RangeCount(n_vis);
-      prepare_queries(t, thread);
+      const float* q_act = prepare_queries(t, thread);
       for (int64_t g = 0; g < G; ++g) {
         const auto [r0, r1] = RangeRows(n_vis, g, G);
-        attend(r0, r1, g == 0 ? r : tmp, thread);
+        attend(q_act, r0, r1, g == 0 ? r : tmp, thread);
         if (g > 0) Merge(r, tmp, H, nl);
       }
       finish(t, r);
     });
     return;
   }
-  // Decode: every (token, range) is a task; token t keeps its ranges' states in thread slot t's
-  // store (t < pool.size()), merged in range order after the join.
+  // Decode: every (token, range) is a task; token t keeps its queries (prepared once, here) and
+  // its ranges' states in scratch slot t (t < pool.size()), merged in range order after the join.
   int64_t first[kMaxSplitTokens + 1];
   int64_t n_tasks = 0;
   for (int64_t t = 0; t < a.n_tokens; ++t) {
     first[t] = n_tasks;
     n_tasks += RangeCount(a.n_visible[t]);
+    prepare_queries(t, t);
   }
   first[a.n_tokens] = n_tasks;
   ParallelFor(pool, n_tasks, [&](int64_t task, int thread) {
@@ -211,9 +212,8 @@ void MlaAttention(ThreadPool& pool, const LatentView& cache, const MlaAttentionA
     while (first[t + 1] <= task) ++t;
     const int64_t g = task - first[t], G = first[t + 1] - first[t];
     const auto [r0, r1] = RangeRows(a.n_visible[t], g, G);
-    float* store = scratch + size_t(t) * lay.total + lay.partials;
-    prepare_queries(t, thread);
-    attend(r0, r1, PartialAt(store + size_t(g) * part_floats, H, nl), thread);
+    float* slot = scratch + size_t(t) * lay.total;
+    attend(slot + lay.q, r0, r1, PartialAt(slot + lay.partials + size_t(g) * part_floats, H, nl), thread);
   });
   ParallelFor(pool, a.n_tokens, [&](int64_t t, int) {
     float* store = scratch + size_t(t) * lay.total + lay.partials;
