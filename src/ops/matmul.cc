@@ -102,36 +102,28 @@ void MatMulGroups(ThreadPool& pool, const Matrix& w, int64_t n_groups, const flo
 
 void MatMulBatch(ThreadPool& pool, const MatMulJob* jobs, int n_jobs, uint8_t* scratch) {
   if (n_jobs <= 0) return;
-  // 1. Activations, one block per job — or the block of an earlier job with the same input in the
-  //    weight type (an FFN's gate and up); a few rows are quicker on this thread than a fork/join.
+  // 1. Activations, one block per job — or the previous job's block when the input and weight type
+  //    are the same (an FFN's gate and up, which callers put side by side); a few rows are quicker
+  //    on this thread than a fork/join.
+  // Prepared row i is job j's token i - first_row[j] (a job sharing its predecessor's block has none).
   uint8_t* act[kMaxMatMulJobs];
-  bool own[kMaxMatMulJobs];
-  int64_t first_chunk[kMaxMatMulJobs + 1];
+  int64_t first_row[kMaxMatMulJobs + 1], first_chunk[kMaxMatMulJobs + 1];
   uint8_t* at = AlignPtr(scratch);
   int64_t work = 0;
-  first_chunk[0] = 0;
+  first_row[0] = first_chunk[0] = 0;
   for (int j = 0; j < n_jobs; ++j) {
     const MatMulJob& b = jobs[j];
-    own[j] = true;
-    for (int i = 0; i < j && own[j]; ++i) {
-      const MatMulJob& a = jobs[i];
-      if (own[i] && a.x == b.x && a.ldx == b.ldx && a.n_tokens == b.n_tokens && a.w.n_in == b.w.n_in &&
-          a.w.type == b.w.type) {
-        act[j] = act[i];
-        own[j] = false;
-      }
-    }
-    if (own[j]) {
-      act[j] = at;
+    const MatMulJob* a = j > 0 ? &jobs[j - 1] : nullptr;
+    const bool shared = a && a->x == b.x && a->ldx == b.ldx && a->n_tokens == b.n_tokens &&
+                        a->w.n_in == b.w.n_in && a->w.type == b.w.type;
+    act[j] = shared ? act[j - 1] : at;
+    if (!shared) {
       at += ActStride(b.w) * size_t(b.n_tokens);
       work += b.n_tokens * b.w.n_in;
     }
+    first_row[j + 1] = first_row[j] + (shared ? 0 : b.n_tokens);
     first_chunk[j + 1] = first_chunk[j] + (b.n_tokens > 0 ? (b.w.n_out + RowChunk(b.w) - 1) / RowChunk(b.w) : 0);
   }
-  // Row i of the prepared rows: job j's token i - first_row[j] (jobs that share a block have none).
-  int64_t first_row[kMaxMatMulJobs + 1];
-  first_row[0] = 0;
-  for (int j = 0; j < n_jobs; ++j) first_row[j + 1] = first_row[j] + (own[j] ? jobs[j].n_tokens : 0);
   const auto prepare = [&](int64_t i, int) {
     const int j = int(std::upper_bound(first_row, first_row + n_jobs + 1, i) - first_row) - 1;
     const MatMulJob& b = jobs[j];
