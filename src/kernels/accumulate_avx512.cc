@@ -11,26 +11,10 @@
 #include <cstring>
 
 #include "kernels/accumulate_loop.h"
+#include "kernels/f32_avx512.h"
 
 namespace mla::kernels::avx512 {
 namespace {
-
-struct V16 {
-  using Reg = __m512;
-  static constexpr int64_t kLanes = 16;
-  static Reg Load(DType type, const uint8_t* row, int64_t j) {
-    if (type == DType::F16)
-      return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * j)));
-    if (type == DType::BF16)
-      return _mm512_castsi512_ps(_mm512_slli_epi32(
-          _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * j))), 16));
-    return _mm512_loadu_ps(reinterpret_cast<const float*>(row) + j);
-  }
-  static Reg LoadF(const float* p) { return _mm512_loadu_ps(p); }
-  static void StoreF(float* p, Reg v) { _mm512_storeu_ps(p, v); }
-  static Reg Set1(float x) { return _mm512_set1_ps(x); }
-  static Reg Fmadd(Reg a, Reg b, Reg c) { return _mm512_fmadd_ps(a, b, c); }
-};
 
 // BF16 rows against bf16 weights with VDPBF16PS: two rows per step. unpacklo/hi_epi16 pair row i
 // and row i+1 column by column, within each 128-bit lane, so accumulator lo's dword 4L+m holds

@@ -5,27 +5,11 @@
 #include <limits>
 
 #include "kernels/exp_poly.h"
+#include "kernels/f32_avx2.h"
 #include "kernels/kernels_internal.h"
 
 namespace mla::kernels::avx2 {
 namespace {
-
-struct V8 {
-  using Reg = __m256;
-  static Reg Set1(float x) { return _mm256_set1_ps(x); }
-  static Reg Min(Reg a, Reg b) { return _mm256_min_ps(a, b); }
-  static Reg Mul(Reg a, Reg b) { return _mm256_mul_ps(a, b); }
-  static Reg Add(Reg a, Reg b) { return _mm256_add_ps(a, b); }
-  static Reg Fmadd(Reg a, Reg b, Reg c) { return _mm256_fmadd_ps(a, b, c); }
-  static Reg RoundEven(Reg x) { return _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
-  static Reg ScaleByPow2(Reg y, Reg n) {
-    return _mm256_mul_ps(y, _mm256_castsi256_ps(_mm256_slli_epi32(
-                                _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23)));
-  }
-  static Reg AtLeast(Reg x, float c, Reg v) {
-    return _mm256_and_ps(_mm256_cmp_ps(x, _mm256_set1_ps(c), _CMP_NLT_UQ), v);
-  }
-};
 
 inline __m256i TailMask8(int64_t left) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(int(left)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));

@@ -6,29 +6,10 @@
 #include <limits>
 
 #include "kernels/exp_poly.h"
+#include "kernels/f32_avx512.h"
 #include "kernels/kernels_internal.h"
 
 namespace mla::kernels::avx512 {
-namespace {
-
-struct V16 {
-  using Reg = __m512;
-  static Reg Set1(float x) { return _mm512_set1_ps(x); }
-  static Reg Min(Reg a, Reg b) { return _mm512_min_ps(a, b); }
-  static Reg Mul(Reg a, Reg b) { return _mm512_mul_ps(a, b); }
-  static Reg Add(Reg a, Reg b) { return _mm512_add_ps(a, b); }
-  static Reg Fmadd(Reg a, Reg b, Reg c) { return _mm512_fmadd_ps(a, b, c); }
-  static Reg RoundEven(Reg x) { return _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
-  static Reg ScaleByPow2(Reg y, Reg n) {
-    return _mm512_mul_ps(y, _mm512_castsi512_ps(_mm512_slli_epi32(
-                                _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23)));
-  }
-  static Reg AtLeast(Reg x, float c, Reg v) {
-    return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, _mm512_set1_ps(c), _CMP_NLT_UQ), v);
-  }
-};
-
-}  // namespace
 
 float MaxValue(const float* x, int64_t n) {
   __m512 m = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
