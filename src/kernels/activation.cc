@@ -73,6 +73,14 @@ void ConvertToBF16(const float* x, uint16_t* dst, int64_t n) {
   for (int64_t i = 0; i < n; ++i) dst[i] = F32ToBF16(x[i]);
 }
 
+void ConvertF16ToF32(const uint16_t* x, float* dst, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = F16ToF32(x[i]);
+}
+
+void ResidualQ8x32(const float* x, const ActQ8x32* q, float* r, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) r[i] = x[i] - q[i / 32].d * float(q[i / 32].qs[i % 32]);
+}
+
 }  // namespace scalar
 
 void ConvertToBF16(const float* x, uint16_t* dst, int64_t n) {
@@ -80,6 +88,20 @@ void ConvertToBF16(const float* x, uint16_t* dst, int64_t n) {
     avx2::ConvertToBF16(x, dst, n);
   else
     scalar::ConvertToBF16(x, dst, n);
+}
+
+void ConvertF16ToF32(const uint16_t* x, float* dst, int64_t n) {
+  if (Cpu().avx2)
+    avx2::ConvertF16ToF32(x, dst, n);
+  else
+    scalar::ConvertF16ToF32(x, dst, n);
+}
+
+void ResidualQ8x32(const float* x, const ActQ8x32* q, float* r, int64_t n) {
+  if (Cpu().avx2)
+    avx2::ResidualQ8x32(x, q, r, n);
+  else
+    scalar::ResidualQ8x32(x, q, r, n);
 }
 
 void QuantizeActQ8x32(const float* x, ActQ8x32* dst, int64_t n, int offset) {

@@ -106,4 +106,25 @@ void ConvertToBF16(const float* x, uint16_t* dst, int64_t n) {
   for (; i < n; ++i) dst[i] = F32ToBF16(x[i]);
 }
 
+// One multiply and one subtraction per element, as the scalar version.
+void ResidualQ8x32(const float* x, const ActQ8x32* q, float* r, int64_t n) {
+  for (int64_t b = 0; b < n / 32; ++b, x += 32, r += 32) {
+    const __m256 d = _mm256_set1_ps(q[b].d);
+    for (int i = 0; i < 32; i += 8) {
+      const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(q[b].qs + i));
+      const __m256 level = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes));
+      _mm256_storeu_ps(r + i, _mm256_sub_ps(_mm256_loadu_ps(x + i), _mm256_mul_ps(d, level)));
+    }
+  }
+}
+
+// VCVTPH2PS is exact, as F16ToF32 is: the same bits for every input but signalling NaNs, which it
+// returns quiet.
+void ConvertF16ToF32(const uint16_t* x, float* dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i))));
+  for (; i < n; ++i) dst[i] = F16ToF32(x[i]);
+}
+
 }  // namespace mla::kernels::avx2

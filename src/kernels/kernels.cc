@@ -186,6 +186,12 @@ void PrepareActivation(DType weight, const float* x, void* dst, int64_t n) {
   PrepareActivationAs(ActivationType(weight), weight, x, dst, n);
 }
 
+void PrepareActivationSplit(DType weight, const float* x, void* hi, void* lo, float* residual, int64_t n) {
+  PrepareActivation(weight, x, hi, n);
+  ResidualQ8x32(x, static_cast<const ActQ8x32*>(hi), residual, n);
+  PrepareActivation(weight, residual, lo, n);
+}
+
 void GemvRows(DType weight, const uint8_t* w, size_t row_bytes, const void* act, int64_t n,
               int64_t r0, int64_t r1, float* y) {
   ActiveTable().For(weight).gemm(w, row_bytes, act, 0, 1, n, r0, r1, y, 0);

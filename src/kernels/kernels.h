@@ -30,6 +30,11 @@ size_t ActivationRowBytes(DType weight, int64_t n);
 // weight type serves every weight type with the same ActivationType except among the 32-element
 // types, whose layout also depends on the weight type (prepare per weight type there).
 void PrepareActivation(DType weight, const float* x, void* dst, int64_t n);
+// Two activation rows whose products with a weight row add up to its product with x within about
+// 1/30000 of x (where one 8-bit row is within 1/250): hi = PrepareActivation(x) and
+// lo = PrepareActivation(x − hi's values). For weights paired with Q8_0 activations (Q4_0, Q8_0,
+// IQ4_NL...); `residual` holds n floats of scratch.
+void PrepareActivationSplit(DType weight, const float* x, void* hi, void* lo, float* residual, int64_t n);
 
 // y[r - r0] = dot(weight row r, act) for r in [r0, r1). Weight rows are `row_bytes` apart.
 void GemvRows(DType weight, const uint8_t* w, size_t row_bytes, const void* act, int64_t n,
@@ -44,6 +49,8 @@ void GemmRows(DType weight, const uint8_t* w, size_t row_bytes, const void* act,
 
 // f32 -> bf16, round to nearest even (base/fp16.h F32ToBF16's bits), vectorised.
 void ConvertToBF16(const float* x, uint16_t* dst, int64_t n);
+// f16 -> f32 (exact; base/fp16.h F16ToF32's bits), vectorised: reading an f16 latent cache.
+void ConvertF16ToF32(const uint16_t* x, float* dst, int64_t n);
 
 // ---- Online softmax pieces ---------------------------------------------------------------------
 // MaxValue: the largest of x[0..n) (-inf for n = 0). ExpSum: x[i] = exp(x[i]·scale - shift) and

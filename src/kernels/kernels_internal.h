@@ -101,6 +101,9 @@ int ActQ8x32Offset(DType weight);
 // (the Q8_K output equals quant::QuantizeRow(Q8_K)); AVX2 when the CPU has it, same bits.
 void QuantizeActQ8x32(const float* x, ActQ8x32* dst, int64_t n, int offset);
 void QuantizeQ8K(const float* x, quant::BlockQ8_K* dst, int64_t n);
+// r[i] = x[i] − d·level[i]: what the ActQ8x32 row q (of x) leaves out; AVX2 when the CPU has it,
+// same bits.
+void ResidualQ8x32(const float* x, const ActQ8x32* q, float* r, int64_t n);
 
 // ---- Canonical float reduction ------------------------------------------------------------------
 // Every float dot product keeps 16 lanes (element i of the row goes to lane i % 16, one fused
@@ -169,6 +172,8 @@ float ExpPoly(float x);
                        int64_t j0, int64_t j1);                                                 \
   float MaxValue(const float* x, int64_t n);                                                    \
   void ConvertToBF16(const float* x, uint16_t* dst, int64_t n);                                 \
+  void ConvertF16ToF32(const uint16_t* x, float* dst, int64_t n);                               \
+  void ResidualQ8x32(const float* x, const ActQ8x32* q, float* r, int64_t n);                   \
   float ExpSum(float* x, int64_t n, float scale, float shift);                                  \
   void SiluMul(const float* gate, const float* up, float* out, int64_t n);                      \
   void AccumulateRowsBF16Pairs(const uint8_t* rows, size_t row_bytes, int64_t n_rows,            \

@@ -27,6 +27,8 @@ void ReadLatentRows(const LatentView& cache, int64_t r0, int64_t n, float* out) 
     float* dst = out + r * cache.row_elems;
     if (cache.type == DType::F32)
       std::memcpy(dst, src, size_t(cache.row_elems) * sizeof(float));
+    else if (cache.type == DType::F16)
+      kernels::ConvertF16ToF32(reinterpret_cast<const uint16_t*>(src), dst, cache.row_elems);
     else
       quant::DequantizeRow(cache.type, src, dst, cache.row_elems);
   }

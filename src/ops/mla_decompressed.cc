@@ -24,27 +24,57 @@ size_t ActFloats(DType type, int64_t n) {
   return AlignUp((kernels::ActivationRowBytes(type, n) + sizeof(float) - 1) / sizeof(float));
 }
 
-// The arithmetic follows the cache: a bf16 cache rebuilds K/V in bf16 and runs every product in the
-// BF16 kernels (VDPBF16PS with bf16 activations where the CPU has it, spec §3.9 allows bf16 where
-// the cache already is); other caches in f32.
+// The scores and value sums follow the cache: a bf16 cache runs them in the BF16 kernels (VDPBF16PS
+// with bf16 activations where the CPU has it, spec §3.9 allows bf16 where the cache already is);
+// other caches in f32.
 DType WorkType(const LatentView& cache) { return cache.type == DType::BF16 ? DType::BF16 : DType::F32; }
-size_t ElemBytes(DType t) { return t == DType::BF16 ? 2 : 4; }
 
-// Rows of n values of `type` (F32 or BF16) from f32.
-void StoreRows(DType type, const float* x, int64_t n, void* dst) {
-  if (type == DType::F32)
-    std::copy_n(x, n, static_cast<float*>(dst));
-  else
-    kernels::ConvertToBF16(x, static_cast<uint16_t*>(dst), n);
+// The K/V rebuild (W_UK·C, W_UV·C) is a large part of the work at depth. It runs in the work type,
+// except when the model's weights are a type whose matmuls pair them with 8-bit activations (Q4_0,
+// Q8_0, the K-quants...): then the per-head W_UK^T / W_UV are requantized to Q8_0 and the cached rows
+// are prepared as Q8_0 activations, as every other projection of such a model is computed. The
+// integer kernels run at about four times the f32 rate. V takes the rows split in two 8-bit parts
+// (kernels::PrepareActivationSplit): one rounding per cached row in V, unlike one per query in the
+// absorbed form's W_UV·o, raised ds3-small Q8_0's KL from 7.7e-5 to 3.3e-4; rounding K's rows
+// did not change it.
+DType RebuildType(const LatentView& cache, const Matrix& k_b, const Matrix& v_b) {
+  const DType wt = WorkType(cache);
+  if (wt != DType::F32 || cache.n_latent % 32 != 0) return wt;
+  auto eight_bit = [](DType w) {
+    const DType a = kernels::ActivationType(w);
+    return a == DType::Q8_0 || a == DType::Q8_K;
+  };
+  return eight_bit(k_b.type) && eight_bit(v_b.type) ? DType::Q8_0 : wt;
+}
+
+// Rows of n values of `type` (F32, BF16 or Q8_0) from f32.
+void StoreRows(DType type, const float* x, int64_t n_rows, int64_t n, uint8_t* dst) {
+  if (type == DType::F32) {
+    std::copy_n(x, n_rows * n, reinterpret_cast<float*>(dst));
+  } else if (type == DType::BF16) {
+    kernels::ConvertToBF16(x, reinterpret_cast<uint16_t*>(dst), n_rows * n);
+  } else {
+    for (int64_t r = 0; r < n_rows; ++r) dst += quant::QuantizeRow(type, x + r * n, dst, n);
+  }
+}
+
+size_t Floats(size_t bytes) { return (bytes + sizeof(float) - 1) / sizeof(float); }
+
+// Q8_0 rebuild weights are interleaved in groups of 16 rows (kernels.h) when the head dimensions
+// allow: the interleaved GEMM runs about twice as fast as the row-major one.
+bool Interleaved(DType rt, int64_t d_n, int64_t d_v) {
+  return rt == DType::Q8_0 && kernels::CanInterleave(rt) && d_n % kernels::kInterleaveRows == 0 &&
+         d_v % kernels::kInterleaveRows == 0;
 }
 
 struct Layout {
-  size_t rows, act, kf, vf, k, v, qa, scores, kt, kt_f32, vt, run_max, run_sum, total;
+  size_t rows, act, act_lo, residual, kf, vf, vf_lo, k, v, qa, scores, kt, vt, wf, wq, run_max, run_sum, total;
 };
 
-Layout ScratchLayout(const LatentView& cache, int64_t d_n, int64_t d_v, int64_t max_tokens) {
+Layout ScratchLayout(const LatentView& cache, DType rt, int64_t d_n, int64_t d_v, int64_t max_tokens) {
   const DType wt = WorkType(cache);
   const int64_t r_kv = cache.n_latent, d_qk = d_n + cache.n_rope;
+  const size_t w_row = RowBytes(rt, r_kv);
   Layout l;
   size_t at = 0;
   auto take = [&](size_t n) {
@@ -53,16 +83,21 @@ Layout ScratchLayout(const LatentView& cache, int64_t d_n, int64_t d_v, int64_t 
     return here;
   };
   l.rows = take(size_t(kChunk * cache.row_elems));
-  l.act = take(size_t(kChunk) * ActFloats(wt, r_kv));
+  l.act = take(size_t(kChunk) * ActFloats(rt, r_kv));
+  const bool split = rt == DType::Q8_0;
+  l.act_lo = split ? take(size_t(kChunk) * ActFloats(rt, r_kv)) : 0;
+  l.residual = split ? take(size_t(r_kv)) : 0;
   l.kf = take(size_t(kChunk * d_qk));  // the rebuild's f32 results
   l.vf = take(size_t(kChunk * d_v));
+  l.vf_lo = split ? take(size_t(kChunk * d_v)) : 0;
   l.k = wt == DType::F32 ? l.kf : take(size_t(kChunk * d_qk));  // ... as the work type
   l.v = wt == DType::F32 ? l.vf : take(size_t(kChunk * d_v));
   l.qa = take(size_t(max_tokens) * ActFloats(wt, d_qk));
   l.scores = take(size_t(kChunk * max_tokens));
-  l.kt = take(size_t(d_n * r_kv));
-  l.kt_f32 = wt == DType::F32 ? l.kt : take(size_t(d_n * r_kv));  // W_UK transposed, before StoreRows
-  l.vt = take(size_t(d_v * r_kv));
+  l.kt = take(Floats(size_t(d_n) * w_row));
+  l.vt = take(Floats(size_t(d_v) * w_row));
+  l.wf = take(size_t(std::max(d_n, d_v) * r_kv));  // one head's W_UK^T or W_UV in f32
+  l.wq = Interleaved(rt, d_n, d_v) ? take(Floats(size_t(std::max(d_n, d_v)) * w_row)) : 0;
   l.run_max = take(size_t(max_tokens));
   l.run_sum = take(size_t(max_tokens));
   l.total = at + kAlignFloats;
@@ -73,21 +108,22 @@ Layout ScratchLayout(const LatentView& cache, int64_t d_n, int64_t d_v, int64_t 
 
 size_t MlaDecompressedScratchFloats(const LatentView& cache, const Matrix& k_b, const Matrix& v_b,
                                     int64_t n_nope, int64_t n_v, int64_t max_tokens) {
-  return ScratchLayout(cache, n_nope, n_v, max_tokens).total;
+  return ScratchLayout(cache, RebuildType(cache, k_b, v_b), n_nope, n_v, max_tokens).total;
 }
 
 void MlaAttentionDecompressed(ThreadPool& pool, const LatentView& cache, const Matrix& k_b,
                               const Matrix& v_b, const MlaDecompressedArgs& a, float* scratch) {
   const int64_t r_kv = cache.n_latent, d_r = cache.n_rope, d_n = a.n_nope, d_v = a.n_v;
   const int64_t d_qk = d_n + d_r;
-  const Layout lay = ScratchLayout(cache, d_n, d_v, a.n_tokens);
-  const DType wt = WorkType(cache);
-  const size_t eb = ElemBytes(wt);
+  const DType wt = WorkType(cache), rt = RebuildType(cache, k_b, v_b);
+  const Layout lay = ScratchLayout(cache, rt, d_n, d_v, a.n_tokens);
+  const size_t eb = wt == DType::BF16 ? 2 : 4;
   int64_t t_max = 0;
   for (int64_t t = 0; t < a.n_tokens; ++t) t_max = std::max(t_max, a.n_visible[t]);
-  const size_t act_stride = ActFloats(wt, r_kv) * sizeof(float);
+  const size_t act_stride = ActFloats(rt, r_kv) * sizeof(float);
   const size_t qa_stride = ActFloats(wt, d_qk) * sizeof(float);
-  const bool rows_are_act = wt == DType::BF16 && kernels::ActivationType(wt) == DType::BF16;
+  const bool interleaved = Interleaved(rt, d_n, d_v);
+  const bool rows_are_act = rt == DType::BF16 && kernels::ActivationType(rt) == DType::BF16;
 
   ParallelFor(pool, a.n_head, [&](int64_t h, int thread) {
     float* base = scratch + size_t(thread) * lay.total;
@@ -95,6 +131,7 @@ void MlaAttentionDecompressed(ThreadPool& pool, const LatentView& cache, const M
             kAlignFloats;
     float* rows = base + lay.rows;
     uint8_t* act = reinterpret_cast<uint8_t*>(base + lay.act);
+    uint8_t* act_lo = reinterpret_cast<uint8_t*>(base + lay.act_lo);
     float* kf = base + lay.kf;
     float* vf = base + lay.vf;
     uint8_t* K = reinterpret_cast<uint8_t*>(base + lay.k);
@@ -107,20 +144,31 @@ void MlaAttentionDecompressed(ThreadPool& pool, const LatentView& cache, const M
     float* run_sum = base + lay.run_sum;
 
     // This head's W_UK as d_n rows of r_kv (k_b stores it transposed: r_kv rows of d_n) and W_UV
-    // (d_v rows of r_kv), both in the work type: with an f32 work type the rebuilt K/V need no
-    // activation rounding (the kernels pair quantized weights with 8-bit activations, which costs
-    // accuracy when applied to every cached row rather than once to the attention output).
-    float* kt_f32 = base + lay.kt_f32;
+    // (d_v rows of r_kv), both in the rebuild type. With an f32 rebuild the K/V need no activation
+    // rounding (the integer kernels pair weights with 8-bit activations, which then applies to
+    // every cached row); weights that are 8-bit-paired anyway take the integer rebuild.
+    const size_t w_row = RowBytes(rt, r_kv);
+    float* wf = base + lay.wf;
+    auto store_weights = [&](int64_t n_rows, uint8_t* dst) {
+      if (!interleaved) return StoreRows(rt, wf, n_rows, r_kv, dst);
+      uint8_t* wq = reinterpret_cast<uint8_t*>(base + lay.wq);
+      StoreRows(rt, wf, n_rows, r_kv, wq);
+      kernels::InterleaveRows(rt, wq, dst, n_rows, w_row);
+    };
     for (int64_t c = 0; c < r_kv; ++c) {
       DequantizeMatrixRow(k_b, h * r_kv + c, rows);  // rows is free until the first chunk
-      for (int64_t d = 0; d < d_n; ++d) kt_f32[d * r_kv + c] = rows[d];
+      for (int64_t d = 0; d < d_n; ++d) wf[d * r_kv + c] = rows[d];
     }
-    if (wt != DType::F32) StoreRows(wt, kt_f32, d_n * r_kv, kt);
-    for (int64_t j = 0; j < d_v; ++j) {
-      DequantizeMatrixRow(v_b, h * d_v + j, rows);
-      StoreRows(wt, rows, r_kv, vt + size_t(j * r_kv) * eb);
-    }
-    const size_t w_row = size_t(r_kv) * eb;
+    store_weights(d_n, kt);
+    for (int64_t j = 0; j < d_v; ++j) DequantizeMatrixRow(v_b, h * d_v + j, wf + j * r_kv);
+    store_weights(d_v, vt);
+    auto rebuild = [&](const uint8_t* w, const uint8_t* lat, size_t lat_stride, int64_t n, int64_t n_rows,
+                       float* y, int64_t ldy) {
+      if (interleaved)
+        kernels::GemmRowsInterleaved(rt, w, w_row, lat, lat_stride, n, r_kv, 0, n_rows, y, ldy);
+      else
+        kernels::GemmRows(rt, w, w_row, lat, lat_stride, n, r_kv, 0, n_rows, y, ldy);
+    };
     for (int64_t t = 0; t < a.n_tokens; ++t) {
       kernels::PrepareActivation(wt, a.q + t * a.q_stride + h * d_qk, qa + size_t(t) * qa_stride, d_qk);
       run_max[t] = -std::numeric_limits<float>::infinity();
@@ -141,15 +189,25 @@ void MlaAttentionDecompressed(ThreadPool& pool, const LatentView& cache, const M
       } else {
         ReadLatentRows(cache, c0, n, rows);
         for (int64_t i = 0; i < n; ++i) {
-          kernels::PrepareActivation(wt, rows + i * cache.row_elems, act + size_t(i) * act_stride, r_kv);
-          std::copy_n(rows + i * cache.row_elems + r_kv, d_r, kf + i * d_qk + d_n);
+          const float* c = rows + i * cache.row_elems;
+          if (rt == DType::Q8_0)
+            kernels::PrepareActivationSplit(rt, c, act + size_t(i) * act_stride, act_lo + size_t(i) * act_stride,
+                                            base + lay.residual, r_kv);
+          else
+            kernels::PrepareActivation(rt, c, act + size_t(i) * act_stride, r_kv);
+          std::copy_n(c + r_kv, d_r, kf + i * d_qk + d_n);
         }
       }
-      kernels::GemmRows(wt, kt, w_row, lat, lat_stride, n, r_kv, 0, d_n, kf, d_qk);
-      kernels::GemmRows(wt, vt, w_row, lat, lat_stride, n, r_kv, 0, d_v, vf, d_v);
+      rebuild(kt, lat, lat_stride, n, d_n, kf, d_qk);
+      rebuild(vt, lat, lat_stride, n, d_v, vf, d_v);
+      if (rt == DType::Q8_0) {
+        float* vf_lo = base + lay.vf_lo;
+        rebuild(vt, act_lo, act_stride, n, d_v, vf_lo, d_v);
+        for (int64_t i = 0; i < n * d_v; ++i) vf[i] += vf_lo[i];
+      }
       if (wt != DType::F32) {
-        StoreRows(wt, kf, n * d_qk, K);
-        StoreRows(wt, vf, n * d_v, V);
+        StoreRows(wt, kf, n, d_qk, K);
+        StoreRows(wt, vf, n, d_v, V);
       }
 
       // Scores of the tokens from the first that sees this chunk (a prompt's tokens see ever more

@@ -163,6 +163,51 @@ TEST(KernelsAccuracy, ActivationQuantizersAgree) {
   }
 }
 
+// The residual of an ActQ8x32 row: the AVX2 version gives the scalar bits, and a split activation
+// (hi + lo) takes a Q8_0 dot product from the one-row error (~1/250) to ~1/30000 of exact.
+TEST(KernelsAccuracy, SplitActivation) {
+  std::mt19937 rng(17);
+  const int64_t n = 512;
+  std::vector<float> x = RandomValues(n, rng, 3.f);
+  x[40] = 1e-40f;  // subnormal
+  std::fill(x.begin() + 64, x.begin() + 96, 0.f);  // an all-zero block
+  x[200] = 250.f;  // an outlier that coarsens its block
+  std::vector<ActQ8x32> q(n / 32);
+  scalar::QuantizeActQ8x32(x.data(), q.data(), n, 128);
+  std::vector<float> r_sc(n), r_simd(n);
+  scalar::ResidualQ8x32(x.data(), q.data(), r_sc.data(), n);
+  if (DetectCpu().avx2) {
+    avx2::ResidualQ8x32(x.data(), q.data(), r_simd.data(), n);
+    EXPECT_EQ(std::memcmp(r_sc.data(), r_simd.data(), n * sizeof(float)), 0);
+  }
+  const int64_t rows = 8;
+  std::vector<float> wf = RandomValues(rows * n, rng, 1.f);
+  std::vector<uint8_t> w(RowBytes(DType::Q8_0, n) * rows);
+  for (int64_t r = 0; r < rows; ++r)
+    quant::QuantizeRow(DType::Q8_0, wf.data() + r * n, w.data() + size_t(r) * RowBytes(DType::Q8_0, n), n);
+  std::vector<uint8_t> hi(ActivationRowBytes(DType::Q8_0, n)), lo(hi.size());
+  std::vector<float> residual(n), y_hi(rows), y_lo(rows), y_one(rows);
+  PrepareActivationSplit(DType::Q8_0, x.data(), hi.data(), lo.data(), residual.data(), n);
+  GemvRows(DType::Q8_0, w.data(), RowBytes(DType::Q8_0, n), hi.data(), n, 0, rows, y_hi.data());
+  GemvRows(DType::Q8_0, w.data(), RowBytes(DType::Q8_0, n), lo.data(), n, 0, rows, y_lo.data());
+  std::vector<float> w_row(n);
+  double err_one = 0, err_split = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    quant::DequantizeRow(DType::Q8_0, w.data() + size_t(r) * RowBytes(DType::Q8_0, n), w_row.data(), n);
+    double exact = 0, scale = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      exact += double(w_row[size_t(i)]) * x[size_t(i)];
+      scale += std::abs(double(w_row[size_t(i)]) * x[size_t(i)]);
+    }
+    err_one = std::max(err_one, std::abs(y_hi[size_t(r)] - exact) / scale);
+    err_split = std::max(err_split, std::abs(double(y_hi[size_t(r)]) + y_lo[size_t(r)] - exact) / scale);
+  }
+  // Measured: 4.2e-3 for one row, 3.0e-5 for the split (of the sum of |w·x| terms).
+  EXPECT_GT(err_one, 1e-3);  // one 8-bit row is visibly rounded...
+  EXPECT_LT(err_split, 1e-4);  // ...the split is not
+  EXPECT_LT(err_split * 20, err_one) << err_split << " " << err_one;
+}
+
 TEST(KernelsAccuracy, ActivationFormats) {
   EXPECT_EQ(ActivationRowBytesAs(DType::Q8_0, 64), 2 * sizeof(ActQ8x32));
   EXPECT_EQ(ActivationRowBytesAs(DType::Q8_K, 512), 2 * sizeof(quant::BlockQ8_K));
