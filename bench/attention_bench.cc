@@ -1,6 +1,7 @@
 // Latent attention micro-benchmark (run by hand): ops::MlaAttention for V2-Lite's shape (16 heads,
 // kv_lora_rank 512, rope 64) over an f16, bf16 or f32 cache of 512..8192 rows, one decode token (1 and 2 threads) and the
-// decompressed form for a 512-token batch at depth (2 threads); reports multiply-adds per second (scores + values).
+// decompressed form for a 512-token batch at depth (2 threads), and both forms for 32..256-token
+// batches at depth 8192 (`Choice/*`: where the cost model switches); reports multiply-adds per second.
 //   ./build/release/bench/attention_bench --benchmark_filter=Decode
 #include <benchmark/benchmark.h>
 
@@ -58,10 +59,10 @@ void BM_Attention(benchmark::State& state, DType type, int64_t n_ctx, int64_t n_
   state.counters["GMAC/s"] = benchmark::Counter(macs * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
-// The decompressed form for a 512-token batch on top of n_ctx - 512 cached rows (prefill at
-// depth), W_UK / W_UV in Q4_0 as in the synthetic V2-Lite files.
-void BM_Prefill(benchmark::State& state, DType type, int64_t n_ctx, int threads) {
-  constexpr int64_t kNope = 128, kV = 128, kTokens = 512;
+// The decompressed form for a batch of kTokens tokens on top of n_ctx - kTokens cached rows
+// (prefill at depth), W_UK / W_UV in Q4_0 as in the synthetic V2-Lite files.
+void BM_Prefill(benchmark::State& state, DType type, int64_t n_ctx, int64_t kTokens, int threads) {
+  constexpr int64_t kNope = 128, kV = 128;
   std::mt19937 rng(4);
   std::normal_distribution<float> nd(0.f, 1.f);
   LatentView cache{type, nullptr, size_t(kLatent + kRope) * 2, kLatent, kRope, kLatent + kRope};
@@ -112,9 +113,21 @@ const bool kRegistered = [] {
     for (int64_t ctx : {512, 8704})
       benchmark::RegisterBenchmark(
           ("Prefill/" + std::string(Name(type)) + "/t2/ctx" + std::to_string(ctx)).c_str(),
-          [=](benchmark::State& s) { BM_Prefill(s, type, ctx, 2); })
+          [=](benchmark::State& s) { BM_Prefill(s, type, ctx, 512, 2); })
           ->UseRealTime()
           ->Unit(benchmark::kMillisecond);
+  // Both forms for mid-sized batches at depth 8192 (f16 cache, 2 threads), where the cost model
+  // (EstimateMlaCost) chooses between them: compare the times of a pair.
+  for (int64_t m : {32, 64, 128, 256}) {
+    benchmark::RegisterBenchmark(("Choice/absorbed/m" + std::to_string(m)).c_str(),
+                                 [=](benchmark::State& s) { BM_Attention(s, DType::F16, 8192 + m, m, 2); })
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(("Choice/decompressed/m" + std::to_string(m)).c_str(),
+                                 [=](benchmark::State& s) { BM_Prefill(s, DType::F16, 8192 + m, m, 2); })
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
+  }
   for (DType type : {DType::F16, DType::BF16, DType::F32})
     for (int threads : {1, 2})
       for (int64_t ctx : {512, 2048, 8192}) {
