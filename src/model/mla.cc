@@ -50,16 +50,17 @@ void MlaAttentionLayer(const ModelConfig& c, const LayerWeights& l, int64_t laye
 
   // Attention form per sequence (§3.7): decode rows take the absorbed form, large prefill chunks
   // may take the decompressed one.
+  auto decompress = [&](int64_t s, int64_t t0) {
+    if (ws.attention != AttentionMode::kAuto) return ws.attention == AttentionMode::kDecompressed;
+    const ops::LatentView view = ws.seqs[s].cache->Layer(layer);
+    const ops::MlaCost cost =
+        ops::EstimateMlaCost(H, r_kv, d_n, d_r, d_v, ws.seqs[s].n, ws.n_visible + t0,
+                             ops::MlaRebuildCost(view, l.attn_k_b, l.attn_v_b, d_n, d_v));
+    return cost.decompressed < cost.absorbed;
+  };
   bool all_absorbed = true;
-  for (int64_t s = 0, t = 0; s < ws.n_seqs; t += ws.seqs[s].n, ++s) {
-    bool decompress = ws.attention == AttentionMode::kDecompressed;
-    if (ws.attention == AttentionMode::kAuto) {
-      const ops::MlaCost cost =
-          ops::EstimateMlaCost(H, r_kv, d_n, d_r, d_v, ws.seqs[s].n, ws.n_visible + t);
-      decompress = cost.decompressed < cost.absorbed;
-    }
-    if (decompress) all_absorbed = false;
-  }
+  for (int64_t s = 0, t = 0; s < ws.n_seqs; t += ws.seqs[s].n, ++s)
+    if (decompress(s, t)) all_absorbed = false;
 
   // §3.5 steps 1-2 for rows [t0, t0 + m): q_abs[h] = k_b[h] · q_nope[h] into the first r_kv
   // values of each qcat head row, the rotated q_pe into the last d_r.
@@ -86,12 +87,7 @@ void MlaAttentionLayer(const ModelConfig& c, const LayerWeights& l, int64_t laye
   for (int64_t s = 0, t0 = 0; s < ws.n_seqs; t0 += ws.seqs[s].n, ++s) {
     const int64_t m = ws.seqs[s].n;
     const ops::LatentView view = ws.seqs[s].cache->Layer(layer);
-    bool decompress = ws.attention == AttentionMode::kDecompressed;
-    if (ws.attention == AttentionMode::kAuto) {
-      const ops::MlaCost cost = ops::EstimateMlaCost(H, r_kv, d_n, d_r, d_v, m, ws.n_visible + t0);
-      decompress = cost.decompressed < cost.absorbed;
-    }
-    if (decompress) {
+    if (decompress(s, t0)) {
       // §3.6: rebuild per-head K/V from the latent rows; the output is already per head (d_v).
       Scope p(Stage::kAttention);
       for (int64_t t = t0; t < t0 + m; ++t)

@@ -36,15 +36,18 @@ DType WorkType(const LatentView& cache) { return cache.type == DType::BF16 ? DTy
 // integer kernels run at about four times the f32 rate. V takes the rows split in two 8-bit parts
 // (kernels::PrepareActivationSplit): one rounding per cached row in V, unlike one per query in the
 // absorbed form's W_UV·o, raised ds3-small Q8_0's KL from 7.7e-5 to 3.3e-4; rounding K's rows
-// did not change it.
-DType RebuildType(const LatentView& cache, const Matrix& k_b, const Matrix& v_b) {
+// did not change it. It needs the interleaved layout (the row-major Q8_0 GEMM is slower than f32
+// here), so whole groups of 16 rows of W_UK^T and W_UV.
+DType RebuildType(const LatentView& cache, const Matrix& k_b, const Matrix& v_b, int64_t d_n, int64_t d_v) {
   const DType wt = WorkType(cache);
-  if (wt != DType::F32 || cache.n_latent % 32 != 0) return wt;
   auto eight_bit = [](DType w) {
     const DType a = kernels::ActivationType(w);
     return a == DType::Q8_0 || a == DType::Q8_K;
   };
-  return eight_bit(k_b.type) && eight_bit(v_b.type) ? DType::Q8_0 : wt;
+  const int64_t g = kernels::kInterleaveRows;
+  const bool integer = wt == DType::F32 && cache.n_latent % 32 == 0 && d_n % g == 0 && d_v % g == 0 &&
+                       eight_bit(k_b.type) && eight_bit(v_b.type) && kernels::CanInterleave(DType::Q8_0);
+  return integer ? DType::Q8_0 : wt;
 }
 
 // Rows of n values of `type` (F32, BF16 or Q8_0) from f32.
@@ -59,13 +62,6 @@ void StoreRows(DType type, const float* x, int64_t n_rows, int64_t n, uint8_t* d
 }
 
 size_t Floats(size_t bytes) { return (bytes + sizeof(float) - 1) / sizeof(float); }
-
-// Q8_0 rebuild weights are interleaved in groups of 16 rows (kernels.h) when the head dimensions
-// allow: the interleaved GEMM runs about twice as fast as the row-major one.
-bool Interleaved(DType rt, int64_t d_n, int64_t d_v) {
-  return rt == DType::Q8_0 && kernels::CanInterleave(rt) && d_n % kernels::kInterleaveRows == 0 &&
-         d_v % kernels::kInterleaveRows == 0;
-}
 
 struct Layout {
   size_t rows, act, act_lo, residual, kf, vf, vf_lo, k, v, qa, scores, kt, vt, wf, wq, run_max, run_sum, total;
@@ -97,7 +93,7 @@ Layout ScratchLayout(const LatentView& cache, DType rt, int64_t d_n, int64_t d_v
   l.kt = take(Floats(size_t(d_n) * w_row));
   l.vt = take(Floats(size_t(d_v) * w_row));
   l.wf = take(size_t(std::max(d_n, d_v) * r_kv));  // one head's W_UK^T or W_UV in f32
-  l.wq = Interleaved(rt, d_n, d_v) ? take(Floats(size_t(std::max(d_n, d_v)) * w_row)) : 0;
+  l.wq = rt == DType::Q8_0 ? take(Floats(size_t(std::max(d_n, d_v)) * w_row)) : 0;
   l.run_max = take(size_t(max_tokens));
   l.run_sum = take(size_t(max_tokens));
   l.total = at + kAlignFloats;
@@ -108,21 +104,21 @@ Layout ScratchLayout(const LatentView& cache, DType rt, int64_t d_n, int64_t d_v
 
 size_t MlaDecompressedScratchFloats(const LatentView& cache, const Matrix& k_b, const Matrix& v_b,
                                     int64_t n_nope, int64_t n_v, int64_t max_tokens) {
-  return ScratchLayout(cache, RebuildType(cache, k_b, v_b), n_nope, n_v, max_tokens).total;
+  return ScratchLayout(cache, RebuildType(cache, k_b, v_b, n_nope, n_v), n_nope, n_v, max_tokens).total;
 }
 
 void MlaAttentionDecompressed(ThreadPool& pool, const LatentView& cache, const Matrix& k_b,
                               const Matrix& v_b, const MlaDecompressedArgs& a, float* scratch) {
   const int64_t r_kv = cache.n_latent, d_r = cache.n_rope, d_n = a.n_nope, d_v = a.n_v;
   const int64_t d_qk = d_n + d_r;
-  const DType wt = WorkType(cache), rt = RebuildType(cache, k_b, v_b);
+  const DType wt = WorkType(cache), rt = RebuildType(cache, k_b, v_b, d_n, d_v);
   const Layout lay = ScratchLayout(cache, rt, d_n, d_v, a.n_tokens);
   const size_t eb = wt == DType::BF16 ? 2 : 4;
   int64_t t_max = 0;
   for (int64_t t = 0; t < a.n_tokens; ++t) t_max = std::max(t_max, a.n_visible[t]);
   const size_t act_stride = ActFloats(rt, r_kv) * sizeof(float);
   const size_t qa_stride = ActFloats(wt, d_qk) * sizeof(float);
-  const bool interleaved = Interleaved(rt, d_n, d_v);
+  const bool interleaved = rt == DType::Q8_0;  // RebuildType: Q8_0 only interleaved
   const bool rows_are_act = rt == DType::BF16 && kernels::ActivationType(rt) == DType::BF16;
 
   ParallelFor(pool, a.n_head, [&](int64_t h, int thread) {
@@ -236,8 +232,18 @@ void MlaAttentionDecompressed(ThreadPool& pool, const LatentView& cache, const M
   });
 }
 
+// attention_bench Choice/* (f16 cache at depth 8192, V2-Lite heads, 2 threads): the absorbed form
+// runs at ≈ 85 G multiply-adds/s, the integer rebuild at ≈ 131 G, which crosses over near 120
+// tokens per batch (the f32 rate, 1, put it near 180).
+constexpr double kIntegerRebuildCost = 0.65;
+
+double MlaRebuildCost(const LatentView& cache, const Matrix& k_b, const Matrix& v_b, int64_t n_nope,
+                      int64_t n_v) {
+  return RebuildType(cache, k_b, v_b, n_nope, n_v) == DType::Q8_0 ? kIntegerRebuildCost : 1.0;
+}
+
 MlaCost EstimateMlaCost(int64_t H, int64_t r_kv, int64_t d_n, int64_t d_r, int64_t d_v,
-                        int64_t n_tokens, const int64_t* n_visible) {
+                        int64_t n_tokens, const int64_t* n_visible, double rebuild_cost) {
   double pairs = 0, chunk_pairs = 0, t_max = 0;
   for (int64_t t = 0; t < n_tokens; ++t) {
     pairs += double(n_visible[t]);
@@ -250,7 +256,7 @@ MlaCost EstimateMlaCost(int64_t H, int64_t r_kv, int64_t d_n, int64_t d_r, int64
   // (token, row) pair of the chunks a token sees (scores are a GEMM over whole chunks, masked).
   c.absorbed = double(H) * (double(n_tokens) * r_kv * (d_n + d_v) + pairs * (2.0 * r_kv + d_r));
   c.decompressed =
-      double(H) * (t_max * r_kv * (d_n + d_v) + chunk_pairs * double(d_n + d_r + d_v));
+      double(H) * (t_max * r_kv * (d_n + d_v) * rebuild_cost + chunk_pairs * double(d_n + d_r + d_v));
   return c;
 }
 

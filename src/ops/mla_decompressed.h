@@ -41,11 +41,19 @@ size_t MlaDecompressedScratchFloats(const LatentView& cache, const Matrix& k_b, 
 void MlaAttentionDecompressed(ThreadPool& pool, const LatentView& cache, const Matrix& k_b,
                               const Matrix& v_b, const MlaDecompressedArgs& args, float* scratch);
 
-// Multiply-adds of each form for a batch (spec §3.7), for choosing between them.
+// Multiply-adds of each form for a batch (spec §3.7), for choosing between them. The rebuild's
+// count is weighted by `rebuild_cost`, its cost per multiply-add relative to the attention's
+// (MlaRebuildCost).
 struct MlaCost {
   double absorbed = 0, decompressed = 0;
 };
 MlaCost EstimateMlaCost(int64_t n_head, int64_t kv_lora_rank, int64_t n_nope, int64_t n_rope,
-                        int64_t n_v, int64_t n_tokens, const int64_t* n_visible);
+                        int64_t n_v, int64_t n_tokens, const int64_t* n_visible,
+                        double rebuild_cost = 1.0);
+
+// The relative cost of the rebuild that MlaAttentionDecompressed runs for these weights and
+// cache: 1 for the f32 / bf16 rebuild, less for the integer one (measured).
+double MlaRebuildCost(const LatentView& cache, const Matrix& k_b, const Matrix& v_b, int64_t n_nope,
+                      int64_t n_v);
 
 }  // namespace mla::ops

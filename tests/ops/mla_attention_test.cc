@@ -243,5 +243,29 @@ TEST(MlaCost, SpecNumbersAndChoice) {
   EXPECT_LT(prefill.decompressed, prefill.absorbed);
 }
 
+// The integer rebuild's measured rate moves the switch (attention_bench Choice/*, V2-Lite heads
+// at depth 8192: decompressed measured faster from ~120 tokens): a 128-token batch decompresses
+// with it and not at the f32 rate; a 64-token batch stays absorbed either way.
+TEST(MlaCost, IntegerRebuildMovesTheSwitch) {
+  auto at_depth = [](int64_t m, double rebuild_cost) {
+    std::vector<int64_t> vis(static_cast<size_t>(m));
+    for (int64_t t = 0; t < m; ++t) vis[size_t(t)] = 8192 + t + 1;
+    return EstimateMlaCost(16, 512, 128, 64, 128, m, vis.data(), rebuild_cost);
+  };
+  const LatentView f16{DType::F16, nullptr, 1152, 512, 64, 576};
+  const LatentView bf16{DType::BF16, nullptr, 1152, 512, 64, 576};
+  const Matrix k_b{DType::Q4_0, nullptr, 128, 16 * 512, RowBytes(DType::Q4_0, 128)};
+  const Matrix v_b{DType::Q4_0, nullptr, 512, 16 * 128, RowBytes(DType::Q4_0, 512)};
+  const Matrix k_f32{DType::F32, nullptr, 128, 16 * 512, 128 * 4};
+  const double integer = MlaRebuildCost(f16, k_b, v_b, 128, 128);
+  EXPECT_LT(integer, 1.0);
+  EXPECT_EQ(MlaRebuildCost(bf16, k_b, v_b, 128, 128), 1.0);  // a bf16 cache rebuilds in bf16
+  EXPECT_EQ(MlaRebuildCost(f16, k_f32, v_b, 128, 128), 1.0);  // f32 weights: the f32 rebuild
+  const MlaCost m128 = at_depth(128, integer), m128_f32 = at_depth(128, 1.0), m64 = at_depth(64, integer);
+  EXPECT_LT(m128.decompressed, m128.absorbed);
+  EXPECT_GT(m128_f32.decompressed, m128_f32.absorbed);
+  EXPECT_GT(m64.decompressed, m64.absorbed);
+}
+
 }  // namespace
 }  // namespace mla::ops
