@@ -4,7 +4,8 @@
 // GemmRows with 64 tokens (in one call, and in 16-row calls as ops/matmul.cc makes them) and with
 // 4 tokens (one expert's share of a MoE batch), the row-interleaved kernels with 64 and 48 tokens
 // (64-row calls), reporting GMAC/s; activation quantization.
-// Single thread; activations prepared once outside the timed loop.
+// Single thread; weights in huge pages (HugeBuffer, as the engine keeps them); activations
+// prepared once outside the timed loop.
 //   ./build/<dir>/bench/kernels_bench --benchmark_filter=Gemv/q4_K
 #include <benchmark/benchmark.h>
 
