@@ -59,9 +59,9 @@ void BM_Attention(benchmark::State& state, DType type, int64_t n_ctx, int64_t n_
   state.counters["GMAC/s"] = benchmark::Counter(macs * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
-// The decompressed form for a batch of kTokens tokens on top of n_ctx - kTokens cached rows
+// The decompressed form for a batch of n_tokens tokens on top of n_ctx - n_tokens cached rows
 // (prefill at depth), W_UK / W_UV in Q4_0 as in the synthetic V2-Lite files.
-void BM_Prefill(benchmark::State& state, DType type, int64_t n_ctx, int64_t kTokens, int threads) {
+void BM_Prefill(benchmark::State& state, DType type, int64_t n_ctx, int64_t n_tokens, int threads) {
   constexpr int64_t kNope = 128, kV = 128;
   std::mt19937 rng(4);
   std::normal_distribution<float> nd(0.f, 1.f);
@@ -82,15 +82,15 @@ void BM_Prefill(benchmark::State& state, DType type, int64_t n_ctx, int64_t kTok
   };
   std::vector<uint8_t> kb_buf, vb_buf;
   const Matrix k_b = quantized(kHead * kLatent, kNope, kb_buf), v_b = quantized(kHead * kV, kLatent, vb_buf);
-  std::vector<float> q(size_t(kTokens * kHead * (kNope + kRope)));
+  std::vector<float> q(size_t(n_tokens * kHead * (kNope + kRope)));
   for (float& v : q) v = nd(rng) * 0.05f;
-  std::vector<int64_t> vis(static_cast<size_t>(kTokens));
-  for (int64_t t = 0; t < kTokens; ++t) vis[size_t(t)] = n_ctx - kTokens + t + 1;
-  std::vector<float> o(size_t(kTokens * kHead * kV));
+  std::vector<int64_t> vis(static_cast<size_t>(n_tokens));
+  for (int64_t t = 0; t < n_tokens; ++t) vis[size_t(t)] = n_ctx - n_tokens + t + 1;
+  std::vector<float> o(size_t(n_tokens * kHead * kV));
   ThreadPool pool(threads);
-  std::vector<float> scratch(MlaDecompressedScratchFloats(cache, k_b, v_b, kNope, kV, kTokens) * size_t(threads));
+  std::vector<float> scratch(MlaDecompressedScratchFloats(cache, k_b, v_b, kNope, kV, n_tokens) * size_t(threads));
   MlaDecompressedArgs a;
-  a.n_tokens = kTokens;
+  a.n_tokens = n_tokens;
   a.n_head = kHead;
   a.n_nope = kNope;
   a.n_v = kV;
@@ -99,7 +99,7 @@ void BM_Prefill(benchmark::State& state, DType type, int64_t n_ctx, int64_t kTok
   a.n_visible = vis.data();
   a.scale = 0.1f;
   a.o = o.data();
-  const MlaCost cost = EstimateMlaCost(kHead, kLatent, kNope, kRope, kV, kTokens, vis.data());
+  const MlaCost cost = EstimateMlaCost(kHead, kLatent, kNope, kRope, kV, n_tokens, vis.data());
   for (auto _ : state) {
     MlaAttentionDecompressed(pool, cache, k_b, v_b, a, scratch.data());
     benchmark::DoNotOptimize(o.data());

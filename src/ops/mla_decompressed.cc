@@ -19,10 +19,11 @@ constexpr size_t kAlignFloats = 16;
 
 size_t AlignUp(size_t n) { return (n + kAlignFloats - 1) / kAlignFloats * kAlignFloats; }
 
+// Floats that hold `bytes`.
+size_t Floats(size_t bytes) { return (bytes + sizeof(float) - 1) / sizeof(float); }
+
 // Activation row stride (in floats) for weights of `type` with rows of n elements.
-size_t ActFloats(DType type, int64_t n) {
-  return AlignUp((kernels::ActivationRowBytes(type, n) + sizeof(float) - 1) / sizeof(float));
-}
+size_t ActFloats(DType type, int64_t n) { return AlignUp(Floats(kernels::ActivationRowBytes(type, n))); }
 
 // The scores and value sums follow the cache: a bf16 cache runs them in the BF16 kernels (VDPBF16PS
 // with bf16 activations where the CPU has it, spec §3.9 allows bf16 where the cache already is);
@@ -60,8 +61,6 @@ void StoreRows(DType type, const float* x, int64_t n_rows, int64_t n, uint8_t* d
     for (int64_t r = 0; r < n_rows; ++r) dst += quant::QuantizeRow(type, x + r * n, dst, n);
   }
 }
-
-size_t Floats(size_t bytes) { return (bytes + sizeof(float) - 1) / sizeof(float); }
 
 struct Layout {
   size_t rows, act, act_lo, residual, kf, vf, vf_lo, k, v, qa, scores, kt, vt, wf, wq, run_max, run_sum, total;
