@@ -116,6 +116,13 @@ const bool kRegistered = [] {
           [=](benchmark::State& s) { BM_Prefill(s, type, ctx, 512, 2); })
           ->UseRealTime()
           ->Unit(benchmark::kMillisecond);
+  // One token on one cached row: the decompressed form's fixed cost per batch (staging each head's
+  // W_UK^T / W_UV), which EstimateMlaCost charges.
+  for (int threads : {1, 2})
+    benchmark::RegisterBenchmark(("Prefill/f16/t" + std::to_string(threads) + "/ctx1/m1").c_str(),
+                                 [=](benchmark::State& s) { BM_Prefill(s, DType::F16, 1, 1, threads); })
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
   // Both forms for mid-sized batches at depth 8192 (f16 cache, 2 threads), where the cost model
   // (EstimateMlaCost) chooses between them: compare the times of a pair.
   for (int64_t m : {32, 64, 128, 256}) {

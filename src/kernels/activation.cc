@@ -1,5 +1,6 @@
 // Activation quantization into the layouts of kernels_internal.h: ActQ8x32 for the 32-element
-// block types and Q8_K for the super-block types, both with the one rule of Q8_K (quant.h):
+// block types and Q8_K for the super-block types (and run-time Q8_0 weights, kernels.h
+// QuantizeQ8_0), all with the one rule of Q8_K (quant.h):
 // id = 127 / amax, q = round-to-even(x * id) clamped to [-127, 127], d = 1 / id. Scalar versions
 // here; activation_avx2.cc has the same arithmetic on 8 lanes (bit-identical, tested).
 #include <algorithm>
@@ -56,6 +57,15 @@ void QuantizeActQ8x32(const float* x, ActQ8x32* dst, int64_t n, int offset) {
   }
 }
 
+void QuantizeQ8_0(const float* x, quant::BlockQ8_0* dst, int64_t n) {
+  for (int64_t b = 0; b < n / 32; ++b, x += 32) {
+    float d;
+    const float id = BlockScale(x, 32, &d);
+    dst[b].d = F32ToF16(d);
+    for (int i = 0; i < 32; ++i) dst[b].qs[i] = Level(x[i] * id);
+  }
+}
+
 void QuantizeQ8K(const float* x, quant::BlockQ8_K* dst, int64_t n) {
   for (int64_t b = 0; b < n / quant::kQK_K; ++b, x += quant::kQK_K) {
     quant::BlockQ8_K& o = dst[b];
@@ -109,6 +119,13 @@ void QuantizeActQ8x32(const float* x, ActQ8x32* dst, int64_t n, int offset) {
     avx2::QuantizeActQ8x32(x, dst, n, offset);
   else
     scalar::QuantizeActQ8x32(x, dst, n, offset);
+}
+
+void QuantizeQ8_0(const float* x, void* dst, int64_t n) {
+  if (Cpu().avx2)
+    avx2::QuantizeQ8_0(x, static_cast<quant::BlockQ8_0*>(dst), n);
+  else
+    scalar::QuantizeQ8_0(x, static_cast<quant::BlockQ8_0*>(dst), n);
 }
 
 void QuantizeQ8K(const float* x, quant::BlockQ8_K* dst, int64_t n) {

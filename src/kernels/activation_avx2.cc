@@ -65,6 +65,15 @@ void QuantizeActQ8x32(const float* x, ActQ8x32* dst, int64_t n, int offset) {
   }
 }
 
+void QuantizeQ8_0(const float* x, quant::BlockQ8_0* dst, int64_t n) {
+  for (int64_t b = 0; b < n / 32; ++b, x += 32) {
+    float d;
+    const __m256i q = Levels32(x, Scale(AbsMax(x, 32), &d));
+    dst[b].d = F32ToF16(d);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst[b].qs), q);
+  }
+}
+
 void QuantizeQ8K(const float* x, quant::BlockQ8_K* dst, int64_t n) {
   for (int64_t b = 0; b < n / quant::kQK_K; ++b, x += quant::kQK_K) {
     quant::BlockQ8_K& o = dst[b];

@@ -47,6 +47,12 @@ void GemmRows(DType weight, const uint8_t* w, size_t row_bytes, const void* act,
               size_t act_stride, int64_t n_tokens, int64_t n, int64_t r0, int64_t r1, float* y,
               int64_t ldy);
 
+// n floats (a multiple of 32) as Q8_0 blocks (quant.h's BlockQ8_0) by the activations' rule:
+// id = 127/amax, levels round-to-even(x · id), d = 1/id stored as f16. For weights requantized at run
+// time (the decompressed attention's per-head W_UK / W_UV), vectorised; files are written by
+// quant::QuantizeRow, whose ggml rounding (half away from zero) this does not reproduce.
+void QuantizeQ8_0(const float* x, void* dst, int64_t n);
+
 // f32 -> bf16, round to nearest even (base/fp16.h F32ToBF16's bits), vectorised.
 void ConvertToBF16(const float* x, uint16_t* dst, int64_t n);
 // f16 -> f32 (exact; base/fp16.h F16ToF32's bits), vectorised: reading an f16 latent cache.

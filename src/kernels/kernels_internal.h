@@ -101,6 +101,8 @@ int ActQ8x32Offset(DType weight);
 // (the Q8_K output equals quant::QuantizeRow(Q8_K)); AVX2 when the CPU has it, same bits.
 void QuantizeActQ8x32(const float* x, ActQ8x32* dst, int64_t n, int offset);
 void QuantizeQ8K(const float* x, quant::BlockQ8_K* dst, int64_t n);
+// kernels.h QuantizeQ8_0 (AVX2 when the CPU has it, same bits).
+void QuantizeQ8_0(const float* x, quant::BlockQ8_0* dst, int64_t n);
 // r[i] = x[i] − d·level[i]: what the ActQ8x32 row q (of x) leaves out; AVX2 when the CPU has it,
 // same bits.
 void ResidualQ8x32(const float* x, const ActQ8x32* q, float* r, int64_t n);
@@ -166,6 +168,7 @@ float ExpPoly(float x);
 #define MLA_KERNELS_DECLARE_ISA                                                                 \
   void QuantizeActQ8x32(const float* x, ActQ8x32* dst, int64_t n, int offset);                  \
   void QuantizeQ8K(const float* x, quant::BlockQ8_K* dst, int64_t n);                           \
+  void QuantizeQ8_0(const float* x, quant::BlockQ8_0* dst, int64_t n);                          \
   void AccumulateF32(const float* w, const float* a, int64_t n, float* acc16);                 \
   void AccumulateRowsF(DType type, const uint8_t* rows, size_t row_bytes, int64_t n_rows,       \
                        const float* p, int64_t ldp, int64_t n_out, float* o, int64_t ldo,      \

@@ -2,7 +2,7 @@
 
 #include <cinttypes>
 #include <cstring>
-#include <new>
+#include <utility>
 
 #include "quant/quant.h"
 
@@ -39,10 +39,11 @@ Result<std::unique_ptr<LatentCache>> LatentCache::Create(const ModelConfig& c, D
   const size_t bytes = cache->bytes();
   if (bytes / cache->row_bytes_ / size_t(c.n_layer) != size_t(n_ctx))
     return Errorf("context size %" PRId64 " is too large for this model's cache", n_ctx);
-  cache->data_.reset(new (std::nothrow) uint8_t[bytes]);
-  if (!cache->data_)
+  auto data = HugeBuffer::Allocate(bytes);
+  if (!data.ok())
     return Errorf("cannot allocate the latent cache: %zu bytes for %" PRId64 " positions", bytes,
                   n_ctx);
+  cache->data_ = std::move(data.value());
   return cache;
 }
 

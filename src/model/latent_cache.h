@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "base/dtype.h"
+#include "base/huge_buffer.h"
 #include "base/status.h"
 #include "model/config.h"
 #include "ops/mla_attention.h"
@@ -36,10 +37,10 @@ class LatentCache {
 
   ops::LatentView Layer(int64_t layer) const;
   uint8_t* Row(int64_t layer, int64_t pos) {
-    return data_.get() + (size_t(layer) * size_t(n_ctx_) + size_t(pos)) * row_bytes_;
+    return data_.data() + (size_t(layer) * size_t(n_ctx_) + size_t(pos)) * row_bytes_;
   }
   const uint8_t* Row(int64_t layer, int64_t pos) const {
-    return data_.get() + (size_t(layer) * size_t(n_ctx_) + size_t(pos)) * row_bytes_;
+    return data_.data() + (size_t(layer) * size_t(n_ctx_) + size_t(pos)) * row_bytes_;
   }
   // Stores r_kv + d_r floats at (layer, pos). `pad` is RowElems floats of scratch (q8_0 only).
   void Write(int64_t layer, int64_t pos, const float* row, float* pad);
@@ -51,7 +52,9 @@ class LatentCache {
   DType type_ = DType::F16;
   int64_t n_ctx_ = 0, n_layer_ = 0, n_latent_ = 0, n_rope_ = 0, row_elems_ = 0;
   size_t row_bytes_ = 0;
-  std::unique_ptr<uint8_t[]> data_;
+  // In huge pages: decode at depth reads every row of every layer per token (9 MiB per layer at
+  // 8192 f16 rows), and writing a new row faults a page in once per ~1800 positions, not ~3.5.
+  HugeBuffer data_;
 };
 
 }  // namespace mla

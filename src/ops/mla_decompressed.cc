@@ -53,13 +53,12 @@ DType RebuildType(const LatentView& cache, const Matrix& k_b, const Matrix& v_b,
 
 // Rows of n values of `type` (F32, BF16 or Q8_0) from f32.
 void StoreRows(DType type, const float* x, int64_t n_rows, int64_t n, uint8_t* dst) {
-  if (type == DType::F32) {
+  if (type == DType::F32)
     std::copy_n(x, n_rows * n, reinterpret_cast<float*>(dst));
-  } else if (type == DType::BF16) {
+  else if (type == DType::BF16)
     kernels::ConvertToBF16(x, reinterpret_cast<uint16_t*>(dst), n_rows * n);
-  } else {
-    for (int64_t r = 0; r < n_rows; ++r) dst += quant::QuantizeRow(type, x + r * n, dst, n);
-  }
+  else
+    kernels::QuantizeQ8_0(x, dst, n_rows * n);  // n % 32 == 0 (RebuildType), so rows end on blocks
 }
 
 struct Layout {
@@ -150,9 +149,14 @@ void MlaAttentionDecompressed(ThreadPool& pool, const LatentView& cache, const M
       StoreRows(rt, wf, n_rows, r_kv, wq);
       kernels::InterleaveRows(rt, wq, dst, n_rows, w_row);
     };
-    for (int64_t c = 0; c < r_kv; ++c) {
-      DequantizeMatrixRow(k_b, h * r_kv + c, rows);  // rows is free until the first chunk
-      for (int64_t d = 0; d < d_n; ++d) wf[d * r_kv + c] = rows[d];
+    // W_UK^T's rows a group at a time (`rows` is free until the first chunk), written to W_UK's
+    // columns in runs of a group's length.
+    constexpr int64_t kGroup = 16;
+    for (int64_t c0 = 0; c0 < r_kv; c0 += kGroup) {
+      const int64_t g = std::min(kGroup, r_kv - c0);
+      for (int64_t c = 0; c < g; ++c) DequantizeMatrixRow(k_b, h * r_kv + c0 + c, rows + c * d_n);
+      for (int64_t d = 0; d < d_n; ++d)
+        for (int64_t c = 0; c < g; ++c) wf[d * r_kv + c0 + c] = rows[c * d_n + d];
     }
     store_weights(d_n, kt);
     for (int64_t j = 0; j < d_v; ++j) DequantizeMatrixRow(v_b, h * d_v + j, wf + j * r_kv);
@@ -251,11 +255,12 @@ MlaCost EstimateMlaCost(int64_t H, int64_t r_kv, int64_t d_n, int64_t d_r, int64
   }
   MlaCost c;
   // spec §3.7: absorbing q and up-projecting o_lat per token, then 2·r_kv + d_r per pair;
-  // decompressed: rebuilding K_nope and V for every visible row, then d_qk + d_v for every
-  // (token, row) pair of the chunks a token sees (scores are a GEMM over whole chunks, masked).
+  // decompressed: staging each head's W_UK / W_UV once per batch, rebuilding K_nope and V for every
+  // visible row, then d_qk + d_v for every (token, row) pair of the chunks a token sees (scores
+  // are a GEMM over whole chunks, masked).
   c.absorbed = double(H) * (double(n_tokens) * r_kv * (d_n + d_v) + pairs * (2.0 * r_kv + d_r));
-  c.decompressed =
-      double(H) * (t_max * r_kv * (d_n + d_v) * rebuild_cost + chunk_pairs * double(d_n + d_r + d_v));
+  c.decompressed = double(H) * (double(r_kv) * (d_n + d_v) * kMlaStageCost +
+                                t_max * r_kv * (d_n + d_v) * rebuild_cost + chunk_pairs * double(d_n + d_r + d_v));
   return c;
 }
 

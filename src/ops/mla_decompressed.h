@@ -43,7 +43,12 @@ void MlaAttentionDecompressed(ThreadPool& pool, const LatentView& cache, const M
 
 // Multiply-adds of each form for a batch (spec §3.7), for choosing between them. The rebuild's
 // count is weighted by `rebuild_cost`, its cost per multiply-add relative to the attention's
-// (MlaRebuildCost).
+// (MlaRebuildCost); the decompressed form also stages each head's W_UK / W_UV once per batch
+// (dequantized, transposed, requantized), which costs about as much as kMlaStageCost attention
+// multiply-adds per weight (attention_bench Prefill/f16/t2/ctx1/m1: 1.2 ms for V2-Lite's 2.1 M
+// weights per layer, against ≈ 85 G multiply-adds/s absorbed; without it the first token of a
+// generation, one row deep, took the decompressed form at ~8 ms per layer).
+constexpr double kMlaStageCost = 48;
 struct MlaCost {
   double absorbed = 0, decompressed = 0;
 };

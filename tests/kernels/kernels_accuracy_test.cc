@@ -163,6 +163,34 @@ TEST(KernelsAccuracy, ActivationQuantizersAgree) {
   }
 }
 
+// Run-time Q8_0 weights (kernels.h QuantizeQ8_0): the AVX2 version gives the scalar bits, NaN, inf,
+// subnormals and zero blocks included, and every finite block dequantizes to within half a level
+// (amax/254) plus the f16 rounding of its scale (127 levels × 2^-11 relative).
+TEST(KernelsAccuracy, RunTimeQ8_0Weights) {
+  std::mt19937 rng(19);
+  const int64_t n = 1024;
+  std::vector<float> x = RandomValues(n, rng, 3.f);
+  x[5] = std::nanf("");
+  x[300] = INFINITY;
+  x[700] = 1e-40f;
+  std::fill(x.begin() + 512, x.begin() + 544, 0.f);
+  std::vector<quant::BlockQ8_0> sc(n / 32), simd(n / 32);
+  scalar::QuantizeQ8_0(x.data(), sc.data(), n);
+  if (DetectCpu().avx2) {
+    avx2::QuantizeQ8_0(x.data(), simd.data(), n);
+    EXPECT_EQ(std::memcmp(sc.data(), simd.data(), sizeof(quant::BlockQ8_0) * sc.size()), 0);
+  }
+  std::vector<float> back(n);
+  quant::DequantizeRow(DType::Q8_0, sc.data(), back.data(), n);
+  for (int64_t b = 0; b < n / 32; ++b) {
+    if (b == 0 || b == 300 / 32) continue;  // the NaN and inf blocks
+    float amax = 0;
+    for (int64_t i = 32 * b; i < 32 * b + 32; ++i) amax = std::max(amax, std::fabs(x[size_t(i)]));
+    for (int64_t i = 32 * b; i < 32 * b + 32; ++i)
+      ASSERT_NEAR(back[size_t(i)], x[size_t(i)], amax * (1.f / 254.f + 1.f / 2048.f) + 1e-30f) << i;
+  }
+}
+
 // The residual of an ActQ8x32 row: the AVX2 version gives the scalar bits, and a split activation
 // (hi + lo) takes a Q8_0 dot product from the one-row error (~1/250) to ~1/30000 of exact.
 TEST(KernelsAccuracy, SplitActivation) {

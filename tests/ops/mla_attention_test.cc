@@ -229,12 +229,12 @@ namespace {
 
 // spec §3.7, V3 shapes (H 128, r_kv 512, d_n 128, d_r 64, d_v 128): absorbed decode costs
 // 16,777,216 + 139,264·T multiply-adds; rebuilding K/V from the latent costs
-// T·H·r_kv·(d_n + d_v) + H·T·(d_qk + d_v).
+// T·H·r_kv·(d_n + d_v) + H·T·(d_qk + d_v), after staging the H·r_kv·(d_n + d_v) weights.
 TEST(MlaCost, SpecNumbersAndChoice) {
   const int64_t T = 4096;
   const MlaCost decode = EstimateMlaCost(128, 512, 128, 64, 128, 1, &T);
   EXPECT_EQ(decode.absorbed, 16777216.0 + 139264.0 * T);
-  EXPECT_EQ(decode.decompressed, double(T) * 128 * 512 * 256 + 128.0 * T * 320);
+  EXPECT_EQ(decode.decompressed, (T + kMlaStageCost) * 128 * 512 * 256 + 128.0 * T * 320);
   EXPECT_LT(decode.absorbed, decode.decompressed);
   // A 2048-token prefill from position 0: decompressing once per batch wins.
   std::vector<int64_t> vis(2048);
@@ -265,6 +265,23 @@ TEST(MlaCost, IntegerRebuildMovesTheSwitch) {
   EXPECT_LT(m128.decompressed, m128.absorbed);
   EXPECT_GT(m128_f32.decompressed, m128_f32.absorbed);
   EXPECT_GT(m64.decompressed, m64.absorbed);
+}
+
+// The first token of a generation sees one row: rebuilding that row is cheaper than absorbing
+// the query, but staging the weights is not (attention_bench Prefill/f16/t2/ctx1/m1), so it stays
+// absorbed; so do short batches from position 0, while a 512-token prompt decompresses.
+TEST(MlaCost, StagingKeepsTinyBatchesAbsorbed) {
+  auto from_start = [](int64_t m) {
+    std::vector<int64_t> vis(static_cast<size_t>(m));
+    for (int64_t t = 0; t < m; ++t) vis[size_t(t)] = t + 1;
+    return EstimateMlaCost(16, 512, 128, 64, 128, m, vis.data(), 0.65);
+  };
+  for (int64_t m : {1, 2, 16, 32}) {
+    const MlaCost c = from_start(m);
+    EXPECT_LT(c.absorbed, c.decompressed) << m;
+  }
+  const MlaCost prompt = from_start(512);
+  EXPECT_LT(prompt.decompressed, prompt.absorbed);
 }
 
 }  // namespace
