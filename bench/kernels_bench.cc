@@ -146,7 +146,7 @@ const bool kRegistered = [] {
       RegisterGemm("Gemm64", c, t, "2048x2048", 2048, 64, 0, false, ms);
       // As ops/matmul.cc calls it: 16 rows per call.
       RegisterGemm("Gemm64", c, t, "2048x2048/rows16", 2048, 64, 16, false, ms);
-      if (c.table.For(t).gemm_interleaved) {  // the layout Q4_0 / Q8_0 / IQ4_NL get at load
+      if (c.table.For(t).gemm_interleaved) {  // the layout CanInterleave types get at load
         RegisterGemm("Gemm64", c, t, "2048x2048/r16", 2048, 64, 64, true, ms);
         // Decode: one token, 64-row calls, L2-, L3- and DRAM-resident.
         RegisterGemm("Gemv", c, t, "256x2048/r16", 256, 1, 64, true, us);

@@ -82,6 +82,105 @@ struct TileOf {
 
 constexpr int kTokens = 8;
 
+// Q4_K (BlockQ4_KR16) against Q8_K: per super-block and token, the exact integer sums of the
+// row-major kernel in 16 lanes — M = Σ_s min_s·bsum_s, I = Σ_s scale_s·Σ q·a (VPDPBUSD per
+// sub-block, then VPMULLD by the scales) — then the same two float chains. The quants are read in
+// memory order (the hardware prefetcher follows one stream; chunks taken 512 bytes apart halved the
+// rate from DRAM); a sub-block's sum is split over J accumulators so that even one token has 8
+// independent VPDPBUSD chains.
+template <int T>
+struct Q4_KTile {
+  static constexpr int J = T == 1 ? 4 : T == 2 ? 2 : 1;
+  static void Run(const uint8_t* group, int64_t nb, const uint8_t* act, size_t act_stride, float* y,
+                  int64_t ldy) {
+    const auto* blk = reinterpret_cast<const BlockQ4_KR16*>(group);
+    const __m512i low4 = _mm512_set1_epi8(0x0F), low6 = _mm512_set1_epi32(63);
+    const __m512i nib = _mm512_set1_epi32(0x0F), top2 = _mm512_set1_epi32(0x30);
+    __m512 sum_i[T], sum_m[T];
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) sum_i[t] = sum_m[t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      const BlockQ4_KR16& x = blk[b];
+      const quant::BlockQ8_K* a[T];
+#pragma GCC unroll 8
+      for (int t = 0; t < T; ++t) a[t] = reinterpret_cast<const quant::BlockQ8_K*>(act + size_t(t) * act_stride) + b;
+      const __m512i w0 = _mm512_loadu_si512(x.scales[0]), w1 = _mm512_loadu_si512(x.scales[1]);
+      const __m512i w2 = _mm512_loadu_si512(x.scales[2]);
+      // quant::GetScaleMinK4 in 16 lanes: s < 4 from the low 6 bits of word 0 (scale) / 1 (min),
+      // s >= 4 from a nibble of word 2 and the top 2 bits of word 0 / 1.
+      auto scale = [&](int s) {
+        if (s < 4) return _mm512_and_si512(_mm512_srli_epi32(w0, 8 * s), low6);
+        return _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(w2, 8 * (s - 4)), nib),
+                               _mm512_and_si512(_mm512_srli_epi32(w0, 8 * (s - 4) + 2), top2));
+      };
+      auto min = [&](int s) {
+        if (s < 4) return _mm512_and_si512(_mm512_srli_epi32(w1, 8 * s), low6);
+        return _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(w2, 8 * (s - 4) + 4), nib),
+                               _mm512_and_si512(_mm512_srli_epi32(w1, 8 * (s - 4) + 2), top2));
+      };
+      const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.d)));
+      const __m512 dm = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.dmin)));
+      // M and its float chain first, so the min registers are free for the main loop.
+      {
+        __m512i m[T];
+#pragma GCC unroll 8
+        for (int t = 0; t < T; ++t) m[t] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+        for (int s = 0; s < 8; ++s) {
+          const __m512i ms = min(s);
+#pragma GCC unroll 8
+          for (int t = 0; t < T; ++t)
+            m[t] = _mm512_add_epi32(
+                m[t], _mm512_mullo_epi32(ms, _mm512_set1_epi32(a[t]->bsums[2 * s] + a[t]->bsums[2 * s + 1])));
+        }
+#pragma GCC unroll 8
+        for (int t = 0; t < T; ++t)
+          sum_m[t] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(a[t]->d), dm), _mm512_cvtepi32_ps(m[t]), sum_m[t]);
+      }
+      __m512i isum[T];
+#pragma GCC unroll 8
+      for (int t = 0; t < T; ++t) isum[t] = _mm512_setzero_si512();
+#pragma GCC unroll 4
+      for (int u = 0; u < 4; ++u) {  // sub-blocks 2u (low nibbles) and 2u + 1 (high), chunks in order
+        __m512i lo[J][T], hi[J][T];
+#pragma GCC unroll 4
+        for (int j = 0; j < J; ++j)
+#pragma GCC unroll 8
+          for (int t = 0; t < T; ++t) lo[j][t] = hi[j][t] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+        for (int k = 0; k < 8; ++k) {
+          const __m512i v = _mm512_loadu_si512(x.q[8 * u + k]);
+          const __m512i wl = _mm512_and_si512(v, low4), wh = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+#pragma GCC unroll 8
+          for (int t = 0; t < T; ++t) {
+            int32_t ql, qh;
+            std::memcpy(&ql, a[t]->qs + 64 * u + 4 * k, 4);
+            std::memcpy(&qh, a[t]->qs + 64 * u + 32 + 4 * k, 4);
+            lo[k % J][t] = _mm512_dpbusd_epi32(lo[k % J][t], wl, _mm512_set1_epi32(ql));
+            hi[k % J][t] = _mm512_dpbusd_epi32(hi[k % J][t], wh, _mm512_set1_epi32(qh));
+          }
+        }
+        const __m512i sl = scale(2 * u), sh = scale(2 * u + 1);
+#pragma GCC unroll 8
+        for (int t = 0; t < T; ++t) {
+#pragma GCC unroll 4
+          for (int j = 1; j < J; ++j) {
+            lo[0][t] = _mm512_add_epi32(lo[0][t], lo[j][t]);
+            hi[0][t] = _mm512_add_epi32(hi[0][t], hi[j][t]);
+          }
+          isum[t] = _mm512_add_epi32(isum[t], _mm512_add_epi32(_mm512_mullo_epi32(lo[0][t], sl),
+                                                               _mm512_mullo_epi32(hi[0][t], sh)));
+        }
+      }
+#pragma GCC unroll 8
+      for (int t = 0; t < T; ++t)
+        sum_i[t] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(a[t]->d), dw), _mm512_cvtepi32_ps(isum[t]), sum_i[t]);
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) _mm512_storeu_ps(y + t * ldy, _mm512_sub_ps(sum_i[t], sum_m[t]));
+  }
+};
+
 }  // namespace
 
 void GemmQ4_0R16(const uint8_t* w, size_t row_bytes, const void* act, size_t act_stride,
@@ -91,6 +190,10 @@ void GemmQ4_0R16(const uint8_t* w, size_t row_bytes, const void* act, size_t act
 void GemmQ8_0R16(const uint8_t* w, size_t row_bytes, const void* act, size_t act_stride,
                  int64_t n_tokens, int64_t n, int64_t r0, int64_t r1, float* y, int64_t ldy) {
   GemmR16<TileOf<Q8_0Ops>::Tile, kTokens>(w, row_bytes, act, act_stride, n_tokens, n, r0, r1, y, ldy);
+}
+void GemmQ4_KR16(const uint8_t* w, size_t row_bytes, const void* act, size_t act_stride,
+                 int64_t n_tokens, int64_t n, int64_t r0, int64_t r1, float* y, int64_t ldy) {
+  GemmR16<Q4_KTile, 4, quant::kQK_K>(w, row_bytes, act, act_stride, n_tokens, n, r0, r1, y, ldy);
 }
 void GemmIQ4_NLR16(const uint8_t* w, size_t row_bytes, const void* act, size_t act_stride,
                    int64_t n_tokens, int64_t n, int64_t r0, int64_t r1, float* y, int64_t ldy) {

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "base/cpu.h"
 #include "base/dtype.h"
@@ -70,7 +71,7 @@ struct ActQ8x32 {
 static_assert(sizeof(ActQ8x32) == 72);
 
 // ---- Row-interleaved weights (repacked at load, kernels.h InterleaveRows) -----------------------
-// Q4_0, Q8_0 and IQ4_NL matrices are stored in groups of kInterleaveRows = 16 rows; a group is one
+// Q4_0, Q8_0 and IQ4_NL matrices are stored in groups of kInterleaveRows = 16 rows (Q4_K: below); a group is one
 // BlockR16 per 32 columns, in column order, and takes exactly the bytes of its 16 rows. A block
 // holds the 16 rows' f16 scales, then the quants in chunks of 64 bytes: chunk c has 4 bytes of
 // every row i at [4i, 4i + 4), so one 32-bit lane of a 512-bit register is one row.
@@ -88,6 +89,29 @@ struct BlockR16 {
 using BlockQ4_0R16 = BlockR16<4>;  // also IQ4_NL
 using BlockQ8_0R16 = BlockR16<8>;
 static_assert(sizeof(BlockQ4_0R16) == 16 * sizeof(quant::BlockQ4_0));
+
+// Q4_K, one BlockQ4_KR16 per 256 columns: the 16 rows' d, their dmin, their 12 scale bytes as three
+// 4-byte words (word k of row i at scales[k][4i, 4i + 4)), then the quants in 32 chunks: chunk c
+// has the row's qs[4c .. 4c+3] at [4i, 4i + 4) — low nibbles are elements 4(c % 8).. of sub-block
+// 2(c / 8), high nibbles the same elements of sub-block 2(c / 8) + 1. Canonical order: that of the
+// row-major Q4_K kernel (below), so both layouts give the same bits.
+struct BlockQ4_KR16 {
+  uint16_t d[16];
+  uint16_t dmin[16];
+  uint8_t scales[3][64];
+  uint8_t q[32][64];
+};
+static_assert(sizeof(BlockQ4_KR16) == 16 * sizeof(quant::BlockQ4_K));
+
+// Row i's block of an interleaved Q4_K block (the inverse of the repacking).
+inline quant::BlockQ4_K RowBlock(const BlockQ4_KR16& x, int i) {
+  quant::BlockQ4_K b;
+  b.d = x.d[i];
+  b.dmin = x.dmin[i];
+  for (int k = 0; k < 3; ++k) std::memcpy(b.scales + 4 * k, &x.scales[k][4 * i], 4);
+  for (int c = 0; c < 32; ++c) std::memcpy(b.qs + 4 * c, &x.q[c][4 * i], 4);
+  return b;
+}
 static_assert(sizeof(BlockQ8_0R16) == 16 * sizeof(quant::BlockQ8_0));
 
 // Activation row bytes / preparation for an explicit activation format (kernels.h's versions use
@@ -200,7 +224,8 @@ float ExpPoly(float x);
   MLA_KERNELS_DECLARE_GEMM(BF16xBF16)                                                           \
   MLA_KERNELS_DECLARE_GEMM(Q4_0R16)                                                             \
   MLA_KERNELS_DECLARE_GEMM(Q8_0R16)                                                             \
-  MLA_KERNELS_DECLARE_GEMM(IQ4_NLR16)
+  MLA_KERNELS_DECLARE_GEMM(IQ4_NLR16)                                                           \
+  MLA_KERNELS_DECLARE_GEMM(Q4_KR16)
 
 // The oracles: plain C++ with the canonical order (integer sums per lane or per super-block, then
 // the same float operations in the same order as the SIMD versions).

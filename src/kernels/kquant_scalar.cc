@@ -133,13 +133,15 @@ template <class Block>
 constexpr bool kHasMins = std::is_same_v<Block, BlockQ2_K> || std::is_same_v<Block, BlockQ4_K> ||
                           std::is_same_v<Block, BlockQ5_K>;
 
-template <class Block>
-float Dot(const Block* w, const BlockQ8_K* a, int64_t nb) {
+// A row's super-blocks come from block_at(b): the row itself, or an interleaved group (Q4_K).
+template <class Block, class BlockAt>
+float Dot(BlockAt block_at, const BlockQ8_K* a, int64_t nb) {
   float sum_i = 0.f, sum_m = 0.f;
   for (int64_t b = 0; b < nb; ++b) {
-    const Sums s = SuperSums(w[b], a[b]);
-    sum_i = std::fma(a[b].d * F16ToF32(w[b].d), float(s.i), sum_i);
-    if constexpr (kHasMins<Block>) sum_m = std::fma(a[b].d * F16ToF32(w[b].dmin), float(s.m), sum_m);
+    const Block w = block_at(b);
+    const Sums s = SuperSums(w, a[b]);
+    sum_i = std::fma(a[b].d * F16ToF32(w.d), float(s.i), sum_i);
+    if constexpr (kHasMins<Block>) sum_m = std::fma(a[b].d * F16ToF32(w.dmin), float(s.m), sum_m);
   }
   return kHasMins<Block> ? sum_i - sum_m : sum_i;
 }
@@ -153,7 +155,7 @@ void Gemm(const uint8_t* w, size_t row_bytes, const void* act, size_t act_stride
     for (int64_t t = 0; t < n_tokens; ++t) {
       const BlockQ8_K* a = reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(act) +
                                                               size_t(t) * act_stride);
-      y[t * ldy + (r - r0)] = Dot(row, a, nb);
+      y[t * ldy + (r - r0)] = Dot<Block>([&](int64_t b) { return row[b]; }, a, nb);
     }
   }
 }
@@ -171,6 +173,19 @@ void GemmQ3_K(const uint8_t* w, size_t row_bytes, const void* act, size_t act_st
 void GemmQ4_K(const uint8_t* w, size_t row_bytes, const void* act, size_t act_stride,
               int64_t n_tokens, int64_t n, int64_t r0, int64_t r1, float* y, int64_t ldy) {
   Gemm<BlockQ4_K>(w, row_bytes, act, act_stride, n_tokens, n, r0, r1, y, ldy);
+}
+void GemmQ4_KR16(const uint8_t* w, size_t row_bytes, const void* act, size_t act_stride,
+                 int64_t n_tokens, int64_t n, int64_t r0, int64_t r1, float* y, int64_t ldy) {
+  const int64_t nb = n / kQK_K;
+  for (int64_t g = r0 / 16; g < r1 / 16; ++g) {
+    const auto* group = reinterpret_cast<const BlockQ4_KR16*>(w + size_t(g) * 16 * row_bytes);
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      const BlockQ8_K* a = reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(act) +
+                                                              size_t(t) * act_stride);
+      for (int i = 0; i < 16; ++i)
+        y[t * ldy + (g * 16 + i - r0)] = Dot<BlockQ4_K>([&](int64_t b) { return RowBlock(group[b], i); }, a, nb);
+    }
+  }
 }
 void GemmQ5_K(const uint8_t* w, size_t row_bytes, const void* act, size_t act_stride,
               int64_t n_tokens, int64_t n, int64_t r0, int64_t r1, float* y, int64_t ldy) {

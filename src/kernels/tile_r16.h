@@ -35,12 +35,12 @@ struct R16Tiles {
   static constexpr std::array<R16TileFn, TMAX> kFns = Make(std::make_integer_sequence<int, TMAX>());
 };
 
-// Groups of 16 rows from r0 to r1 (multiples of 16), all tokens.
-template <template <int> class Tile, int TMAX>
+// Groups of 16 rows from r0 to r1 (multiples of 16), all tokens; blocks of kBlockElems columns.
+template <template <int> class Tile, int TMAX, int kBlockElems = 32>
 void GemmR16(const uint8_t* w, size_t row_bytes, const void* act, size_t act_stride,
              int64_t n_tokens, int64_t n, int64_t r0, int64_t r1, float* y, int64_t ldy) {
   constexpr int64_t kGroupsPerBlock = 4;  // 64 rows: a few hundred KiB at most, kept in L2
-  const int64_t nb = n / 32, g0 = r0 / 16, g1 = r1 / 16;
+  const int64_t nb = n / kBlockElems, g0 = r0 / 16, g1 = r1 / 16;
   const size_t group_bytes = 16 * row_bytes;
   const uint8_t* a = static_cast<const uint8_t*>(act);
   for (int64_t gb = g0; gb < g1; gb += kGroupsPerBlock) {

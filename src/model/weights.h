@@ -79,7 +79,7 @@ struct Weights {
 
 // Binds and checks every tensor against `config` (shapes, types, presence).
 struct BindOptions {
-  bool repack = true;  // interleave the rows of Q4_0 / Q8_0 / IQ4_NL matrices (kernels.h)
+  bool repack = true;  // interleave the rows of matrices CanInterleave allows (kernels.h)
   int n_threads = 1;   // threads for the repacking
 };
 Result<std::unique_ptr<Weights>> BindWeights(const gguf::File& file, const ModelConfig& config,

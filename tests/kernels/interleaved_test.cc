@@ -10,7 +10,14 @@
 namespace mla::kernels::test {
 namespace {
 
-const DType kTypes[] = {DType::Q4_0, DType::Q8_0, DType::IQ4_NL};
+const DType kTypes[] = {DType::Q4_0, DType::Q8_0, DType::IQ4_NL, DType::Q4_K};
+
+// The activation format of the interleaved kernels of `type`, and row widths that fit its blocks.
+DType ActOf(DType type) { return type == DType::Q4_K ? DType::Q8_K : DType::Q8_0; }
+std::vector<int64_t> WidthsOf(DType type) {
+  if (type == DType::Q4_K) return {256, 768, 1024 + 256};
+  return {32, 96, 1024 + 64};
+}
 
 std::vector<uint8_t> Interleaved(DType type, const std::vector<uint8_t>& w, int64_t rows, size_t rb) {
   std::vector<uint8_t> out(w.size(), 0xEE);
@@ -23,19 +30,20 @@ TEST(KernelsInterleaved, EveryIsaMatchesScalarTwinBitForBit) {
   std::mt19937 rng(21);
   const int64_t rows = 48;
   for (DType type : kTypes) {
-    ASSERT_TRUE(CanInterleave(type));
-    for (int64_t n : {32, 96, 1024 + 64}) {
+    ASSERT_NE(tables[0].table.For(type).gemm_interleaved, nullptr) << Name(type);  // the scalar twin
+    for (int64_t n : WidthsOf(type)) {
       for (bool raw : {false, true}) {
         const std::vector<uint8_t> w = RandomWeights(type, rows, n, rng, raw);
         const size_t rb = RowBytes(type, n);
         const std::vector<uint8_t> wi = Interleaved(type, w, rows, rb);
-        const Activations a = MakeActivations(DType::Q8_0, type, 11, n, rng);
+        const Activations a = MakeActivations(ActOf(type), type, 11, n, rng);
         for (int64_t n_tokens : {1, 2, 5, 8, 9, 11}) {
           for (auto [r0, r1] : {std::pair<int64_t, int64_t>{0, rows}, {16, 32}, {16, 48}}) {
             const std::vector<float> want =
                 RunKernel(tables[0].table.For(type).gemm_interleaved, wi, rb, a, n_tokens, n, r0, r1);
             for (size_t ti = 1; ti < tables.size(); ++ti) {
               const TypeKernels& k = tables[ti].table.For(type);
+              if (!k.gemm_interleaved) continue;  // this column keeps the row-major layout
               SCOPED_TRACE(std::string(k.name_interleaved) + " n=" + std::to_string(n) +
                            " tokens=" + std::to_string(n_tokens) + (raw ? " raw" : ""));
               const std::vector<float> got = RunKernel(k.gemm_interleaved, wi, rb, a, n_tokens, n, r0, r1);
@@ -55,10 +63,11 @@ TEST(KernelsInterleaved, GemmEqualsGemvAndAnySplit) {
   for (const IsaTable& it : AvailableTables()) {
     for (DType type : kTypes) {
       const TypeKernels& k = it.table.For(type);
+      if (!k.gemm_interleaved) continue;
       SCOPED_TRACE(it.name + " " + k.name_interleaved);
       const size_t rb = RowBytes(type, n);
       const std::vector<uint8_t> wi = Interleaved(type, RandomWeights(type, rows, n, rng, false), rows, rb);
-      const Activations a = MakeActivations(DType::Q8_0, type, n_tokens, n, rng);
+      const Activations a = MakeActivations(ActOf(type), type, n_tokens, n, rng);
       const std::vector<float> all = RunKernel(k.gemm_interleaved, wi, rb, a, n_tokens, n, 0, rows);
       const int64_t ldy = rows + 3;  // RunKernel's guard columns
       for (int64_t t = 0; t < n_tokens; ++t) {
@@ -79,15 +88,16 @@ TEST(KernelsInterleaved, ComputesTheDotProductsOfTheOriginalRows) {
   std::mt19937 rng(23);
   const int64_t rows = 32, n = 256, n_tokens = 3;
   for (DType type : kTypes) {
+    if (!CanInterleave(type)) continue;
     const size_t rb = RowBytes(type, n);
     const std::vector<uint8_t> w = RandomWeights(type, rows, n, rng, false);
     const std::vector<uint8_t> wi = Interleaved(type, w, rows, rb);
-    const Activations a = MakeActivations(DType::Q8_0, type, n_tokens, n, rng);
+    const Activations a = MakeActivations(ActOf(type), type, n_tokens, n, rng);
     std::vector<float> y(size_t(rows * n_tokens));
     GemmRowsInterleaved(type, wi.data(), rb, a.data.data(), a.stride, n_tokens, n, 0, rows, y.data(), rows);
     std::vector<float> row(static_cast<size_t>(n));
     for (int64_t t = 0; t < n_tokens; ++t) {
-      const std::vector<float> x = DequantizeActivation(DType::Q8_0, a.data.data() + size_t(t) * a.stride, n);
+      const std::vector<float> x = DequantizeActivation(ActOf(type), a.data.data() + size_t(t) * a.stride, n);
       for (int64_t r = 0; r < rows; ++r) {
         quant::DequantizeRow(type, w.data() + size_t(r) * rb, row.data(), n);
         double want = 0, mag = 0;
@@ -103,8 +113,9 @@ TEST(KernelsInterleaved, ComputesTheDotProductsOfTheOriginalRows) {
 
 TEST(KernelsInterleaved, RowsReadBackExactly) {
   std::mt19937 rng(24);
-  const int64_t rows = 32, n = 160;
+  const int64_t rows = 32;
   for (DType type : kTypes) {
+    const int64_t n = type == DType::Q4_K ? 512 : 160;
     const size_t rb = RowBytes(type, n);
     const std::vector<uint8_t> w = RandomWeights(type, rows, n, rng, true);
     const std::vector<uint8_t> wi = Interleaved(type, w, rows, rb);
@@ -115,6 +126,26 @@ TEST(KernelsInterleaved, RowsReadBackExactly) {
       for (int64_t i = 0; i < n; ++i)
         ASSERT_TRUE(SameBits(got[size_t(i)], want[size_t(i)])) << Name(type) << " r=" << r << " i=" << i;
     }
+  }
+}
+
+// Q4_K's interleaved kernels keep the row-major kernel's order of operations: the same bits, for
+// every column that has one, from raw random bytes (any scale and min bits).
+TEST(KernelsInterleaved, Q4_KEqualsRowMajor) {
+  std::mt19937 rng(25);
+  const int64_t rows = 32, n = 1024, n_tokens = 6;
+  const size_t rb = RowBytes(DType::Q4_K, n);
+  const std::vector<uint8_t> w = RandomWeights(DType::Q4_K, rows, n, rng, true);
+  const std::vector<uint8_t> wi = Interleaved(DType::Q4_K, w, rows, rb);
+  const Activations a = MakeActivations(DType::Q8_K, DType::Q4_K, n_tokens, n, rng);
+  for (const IsaTable& it : AvailableTables()) {
+    const TypeKernels& k = it.table.For(DType::Q4_K);
+    if (!k.gemm_interleaved) continue;
+    SCOPED_TRACE(it.name);
+    const std::vector<float> want = RunKernel(k.gemm, w, rb, a, n_tokens, n, 0, rows);
+    const std::vector<float> got = RunKernel(k.gemm_interleaved, wi, rb, a, n_tokens, n, 0, rows);
+    for (size_t i = 0; i < got.size(); ++i)
+      ASSERT_TRUE(SameBits(got[i], want[i])) << "out " << i << ": " << got[i] << " vs " << want[i];
   }
 }
 

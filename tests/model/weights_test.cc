@@ -110,7 +110,8 @@ TEST(Weights, DerivedFromQuantizedKvB) {
 }
 
 // NOTES "Forward pass": loading the Q4_K_M file allocates no more than what the load log
-// reports as derived/repacked (here nothing): the weights are used from the mapping.
+// reports as derived (here nothing): the weights are used from the mapping, or repacked into
+// buffers that replace the mapping's pages of them (counted apart, weights.h).
 TEST(Weights, QuantizedFileIsUsedInPlace) {
   const std::string path = Model("ds3-small.Q4_K_M.gguf");
   const size_t before = mallinfo2().uordblks;
