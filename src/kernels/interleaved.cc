@@ -14,7 +14,6 @@ namespace {
 
 using quant::BlockIQ4_NL;
 using quant::BlockQ4_0;
-using quant::BlockQ4_K;
 using quant::BlockQ8_0;
 
 // 16 rows of `row_bytes` at `rows` -> the group's BlockR16 sequence at `out`.
@@ -36,18 +35,21 @@ void InterleaveGroup(const uint8_t* rows, size_t row_bytes, uint8_t* out) {
   }
 }
 
-// 16 Q4_K rows -> BlockQ4_KR16 blocks (kernels_internal.h), the inverse of RowBlock.
-void InterleaveGroupQ4_K(const uint8_t* rows, size_t row_bytes, uint8_t* out) {
-  const int64_t nb = int64_t(row_bytes / sizeof(BlockQ4_K));
-  auto* dst = reinterpret_cast<BlockQ4_KR16*>(out);
+// 16 K-quant rows -> their interleaved blocks (kernels_internal.h PutRow), and row r back.
+template <class Block, class R16>
+void InterleaveGroupK(const uint8_t* rows, size_t row_bytes, uint8_t* out) {
+  const int64_t nb = int64_t(row_bytes / sizeof(Block));
+  auto* dst = reinterpret_cast<R16*>(out);
   for (int64_t b = 0; b < nb; ++b)
-    for (int i = 0; i < 16; ++i) {
-      const BlockQ4_K& x = reinterpret_cast<const BlockQ4_K*>(rows + size_t(i) * row_bytes)[b];
-      dst[b].d[i] = x.d;
-      dst[b].dmin[i] = x.dmin;
-      for (int k = 0; k < 3; ++k) std::memcpy(&dst[b].scales[k][4 * i], x.scales + 4 * k, 4);
-      for (int c = 0; c < 32; ++c) std::memcpy(&dst[b].q[c][4 * i], x.qs + 4 * c, 4);
-    }
+    for (int i = 0; i < 16; ++i) PutRow(dst[b], i, reinterpret_cast<const Block*>(rows + size_t(i) * row_bytes)[b]);
+}
+template <class R16>
+void DequantizeRowK(DType weight, const uint8_t* w, size_t row_bytes, int64_t n, int64_t r, float* out) {
+  const auto* group = reinterpret_cast<const R16*>(w + size_t(r / 16) * 16 * row_bytes);
+  for (int64_t b = 0; b < n / quant::kQK_K; ++b) {
+    const auto x = RowBlock(group[b], int(r % 16));
+    quant::DequantizeRow(weight, &x, out + quant::kQK_K * b, quant::kQK_K);
+  }
 }
 
 // Row r of an interleaved matrix back into its original blocks, one at a time, then dequantized:
@@ -132,7 +134,11 @@ void InterleaveRows(DType weight, const uint8_t* src, uint8_t* dst, int64_t n_ro
     if (weight == DType::Q8_0)
       InterleaveGroup<BlockQ8_0, 8>(rows, row_bytes, out);
     else if (weight == DType::Q4_K)
-      InterleaveGroupQ4_K(rows, row_bytes, out);
+      InterleaveGroupK<quant::BlockQ4_K, BlockQ4_KR16>(rows, row_bytes, out);
+    else if (weight == DType::Q5_K)
+      InterleaveGroupK<quant::BlockQ5_K, BlockQ5_KR16>(rows, row_bytes, out);
+    else if (weight == DType::Q6_K)
+      InterleaveGroupK<quant::BlockQ6_K, BlockQ6_KR16>(rows, row_bytes, out);
     else if (weight == DType::Q4_0)
       InterleaveGroup<BlockQ4_0, 4>(rows, row_bytes, out);
     else
@@ -142,13 +148,13 @@ void InterleaveRows(DType weight, const uint8_t* src, uint8_t* dst, int64_t n_ro
 
 void DequantizeInterleavedRow(DType weight, const uint8_t* w, size_t row_bytes, int64_t n, int64_t r,
                               float* out) {
-  if (weight == DType::Q4_K) {
-    const auto* group = reinterpret_cast<const BlockQ4_KR16*>(w + size_t(r / 16) * 16 * row_bytes);
-    for (int64_t b = 0; b < n / quant::kQK_K; ++b) {
-      const BlockQ4_K x = RowBlock(group[b], int(r % 16));
-      quant::DequantizeRow(weight, &x, out + quant::kQK_K * b, quant::kQK_K);
-    }
-  } else if (weight == DType::Q8_0)
+  if (weight == DType::Q4_K)
+    DequantizeRowK<BlockQ4_KR16>(weight, w, row_bytes, n, r, out);
+  else if (weight == DType::Q5_K)
+    DequantizeRowK<BlockQ5_KR16>(weight, w, row_bytes, n, r, out);
+  else if (weight == DType::Q6_K)
+    DequantizeRowK<BlockQ6_KR16>(weight, w, row_bytes, n, r, out);
+  else if (weight == DType::Q8_0)
     DequantizeRowR16<BlockQ8_0, 8>(weight, w, row_bytes, n, r, out);
   else if (weight == DType::Q4_0)
     DequantizeRowR16<BlockQ4_0, 4>(weight, w, row_bytes, n, r, out);

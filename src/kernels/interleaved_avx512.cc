@@ -7,6 +7,8 @@
 
 #include <immintrin.h>
 
+#include <type_traits>
+
 #include "kernels/tile_r16.h"
 
 namespace mla::kernels::avx512 {
@@ -82,25 +84,44 @@ struct TileOf {
 
 constexpr int kTokens = 8;
 
-// Q4_K (BlockQ4_KR16) against Q8_K: per super-block and token, the exact integer sums of the
-// row-major kernel in 16 lanes — M = Σ_s min_s·bsum_s, I = Σ_s scale_s·Σ q·a (VPDPBUSD per
-// sub-block, then VPMULLD by the scales) — then the same two float chains. The quants are read in
+// Every cache line of the block `ahead` blocks after x into L2 (a group's blocks and the groups
+// are contiguous). Q5_K reads its quants and its fifth bits as two interleaved runs, which the
+// hardware prefetcher does not follow (from DRAM: 10 GB/s without this, 21 with it, kernels_bench
+// Gemv/q5_K/avx512/96MiB/r16); Q4_K and Q6_K read each block in memory order and were slower with it.
+template <class R16>
+inline void PrefetchBlock(const R16* x, int ahead) {
+  const char* p = reinterpret_cast<const char*>(x + ahead);
+  for (size_t off = 0; off < sizeof(R16); off += 64) _mm_prefetch(p + off, _MM_HINT_T1);
+}
+
+// Q4_K / Q5_K (BlockQ4_KR16 / BlockQ5_KR16) against Q8_K: per super-block and token, the exact
+// integer sums of the row-major kernel in 16 lanes — M = Σ_s min_s·bsum_s, I = Σ_s scale_s·Σ q·a
+// (VPDPBUSD per sub-block, then VPMULLD by the scales) — then the same two float chains. Q5_K's
+// fifth bits are OR-ed into bit 4 of each level. The quants are read in
 // memory order (the hardware prefetcher follows one stream; chunks taken 512 bytes apart halved the
 // rate from DRAM); a sub-block's sum is split over J accumulators so that even one token has 8
 // independent VPDPBUSD chains.
-template <int T>
-struct Q4_KTile {
+template <class R16, int T>
+struct Q45_KTile {
   static constexpr int J = T == 1 ? 4 : T == 2 ? 2 : 1;
+  static constexpr bool kFifthBit = std::is_same_v<R16, BlockQ5_KR16>;
+  // Bit `from` of every byte of v moved to bit 4 (the rest cleared).
+  static __m512i BitTo4(__m512i v, int from) {
+    const __m512i b4 = _mm512_set1_epi8(0x10);
+    if (from <= 4) return _mm512_and_si512(_mm512_slli_epi16(v, 4 - from), b4);
+    return _mm512_and_si512(_mm512_srli_epi16(v, from - 4), b4);
+  }
   static void Run(const uint8_t* group, int64_t nb, const uint8_t* act, size_t act_stride, float* y,
                   int64_t ldy) {
-    const auto* blk = reinterpret_cast<const BlockQ4_KR16*>(group);
+    const auto* blk = reinterpret_cast<const R16*>(group);
     const __m512i low4 = _mm512_set1_epi8(0x0F), low6 = _mm512_set1_epi32(63);
     const __m512i nib = _mm512_set1_epi32(0x0F), top2 = _mm512_set1_epi32(0x30);
     __m512 sum_i[T], sum_m[T];
 #pragma GCC unroll 8
     for (int t = 0; t < T; ++t) sum_i[t] = sum_m[t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
-      const BlockQ4_KR16& x = blk[b];
+      const R16& x = blk[b];
+      if constexpr (kFifthBit) PrefetchBlock(&x, 2);
       const quant::BlockQ8_K* a[T];
 #pragma GCC unroll 8
       for (int t = 0; t < T; ++t) a[t] = reinterpret_cast<const quant::BlockQ8_K*>(act + size_t(t) * act_stride) + b;
@@ -150,7 +171,12 @@ struct Q4_KTile {
 #pragma GCC unroll 8
         for (int k = 0; k < 8; ++k) {
           const __m512i v = _mm512_loadu_si512(x.q[8 * u + k]);
-          const __m512i wl = _mm512_and_si512(v, low4), wh = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+          __m512i wl = _mm512_and_si512(v, low4), wh = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+          if constexpr (kFifthBit) {
+            const __m512i h = _mm512_loadu_si512(x.qh[k]);  // fifth bits of elements 4k.. of every sub-block
+            wl = _mm512_or_si512(wl, BitTo4(h, 2 * u));
+            wh = _mm512_or_si512(wh, BitTo4(h, 2 * u + 1));
+          }
 #pragma GCC unroll 8
           for (int t = 0; t < T; ++t) {
             int32_t ql, qh;
@@ -181,6 +207,90 @@ struct Q4_KTile {
   }
 };
 
+// Q6_K (BlockQ6_KR16) against Q8_K: levels q = 6-bit unsigned (VPDPBUSD), v = q - 32, so per
+// 16-element sub-block g, Σ v·a = Σ q·a - 32·bsum_g; I = Σ_g scale_g·(that) with the signed 8-bit
+// scales (VPMULLD), then the row-major kernel's float chain. The quants are read in memory order,
+// three words per (half c, elements 4l.. of each quarter); for T = 1 and 2 a sub-block's sum is
+// split over J accumulators (8 independent chains).
+template <int T>
+struct Q6_KTile {
+  static constexpr int J = T == 1 ? 2 : 1;
+  static void Run(const uint8_t* group, int64_t nb, const uint8_t* act, size_t act_stride, float* y,
+                  int64_t ldy) {
+    const auto* blk = reinterpret_cast<const BlockQ6_KR16*>(group);
+    const __m512i low4 = _mm512_set1_epi8(0x0F), two = _mm512_set1_epi8(0x30);
+    __m512 sum[T];
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) sum[t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      const BlockQ6_KR16& x = blk[b];
+      const quant::BlockQ8_K* a[T];
+#pragma GCC unroll 8
+      for (int t = 0; t < T; ++t) a[t] = reinterpret_cast<const quant::BlockQ8_K*>(act + size_t(t) * act_stride) + b;
+      __m512i isum[T];
+#pragma GCC unroll 8
+      for (int t = 0; t < T; ++t) isum[t] = _mm512_setzero_si512();
+#pragma GCC unroll 2
+      for (int c = 0; c < 2; ++c)
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; ++h) {  // l = 4h .. 4h+3: sub-blocks 8c + 2k + h of quarters k
+          __m512i acc[4][J][T];
+#pragma GCC unroll 4
+          for (int k = 0; k < 4; ++k)
+#pragma GCC unroll 2
+            for (int j = 0; j < J; ++j)
+#pragma GCC unroll 8
+              for (int t = 0; t < T; ++t) acc[k][j][t] = _mm512_setzero_si512();
+#pragma GCC unroll 4
+          for (int i = 0; i < 4; ++i) {
+            const int l = 4 * h + i;
+            const __m512i A = _mm512_loadu_si512(x.q[8 * c + l][0]), B = _mm512_loadu_si512(x.q[8 * c + l][1]);
+            const __m512i H = _mm512_loadu_si512(x.q[8 * c + l][2]);
+            const __m512i w[4] = {
+                _mm512_or_si512(_mm512_and_si512(A, low4), _mm512_and_si512(_mm512_slli_epi16(H, 4), two)),
+                _mm512_or_si512(_mm512_and_si512(B, low4), _mm512_and_si512(_mm512_slli_epi16(H, 2), two)),
+                _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(A, 4), low4), _mm512_and_si512(H, two)),
+                _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(B, 4), low4),
+                                _mm512_and_si512(_mm512_srli_epi16(H, 2), two))};
+#pragma GCC unroll 4
+            for (int k = 0; k < 4; ++k)
+#pragma GCC unroll 8
+              for (int t = 0; t < T; ++t) {
+                int32_t q;
+                std::memcpy(&q, a[t]->qs + 128 * c + 32 * k + 4 * l, 4);
+                acc[k][i % J][t] = _mm512_dpbusd_epi32(acc[k][i % J][t], w[k], _mm512_set1_epi32(q));
+              }
+          }
+#pragma GCC unroll 4
+          for (int k = 0; k < 4; ++k) {
+            const int g = 8 * c + 2 * k + h;
+            // Scale g: byte g % 4 of word g / 4, sign-extended.
+            const __m512i sw = _mm512_loadu_si512(x.scales[g / 4]);
+            const __m512i sc = _mm512_srai_epi32(_mm512_slli_epi32(sw, 24 - 8 * (g % 4)), 24);
+#pragma GCC unroll 8
+            for (int t = 0; t < T; ++t) {
+#pragma GCC unroll 2
+              for (int j = 1; j < J; ++j) acc[k][0][t] = _mm512_add_epi32(acc[k][0][t], acc[k][j][t]);
+              const __m512i p = _mm512_sub_epi32(acc[k][0][t], _mm512_set1_epi32(32 * a[t]->bsums[g]));
+              isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(p, sc));
+            }
+          }
+        }
+      const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.d)));
+#pragma GCC unroll 8
+      for (int t = 0; t < T; ++t)
+        sum[t] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(a[t]->d), dw), _mm512_cvtepi32_ps(isum[t]), sum[t]);
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) _mm512_storeu_ps(y + t * ldy, sum[t]);
+  }
+};
+
+template <int T>
+using Q4_KTile = Q45_KTile<BlockQ4_KR16, T>;
+template <int T>
+using Q5_KTile = Q45_KTile<BlockQ5_KR16, T>;
+
 }  // namespace
 
 void GemmQ4_0R16(const uint8_t* w, size_t row_bytes, const void* act, size_t act_stride,
@@ -194,6 +304,14 @@ void GemmQ8_0R16(const uint8_t* w, size_t row_bytes, const void* act, size_t act
 void GemmQ4_KR16(const uint8_t* w, size_t row_bytes, const void* act, size_t act_stride,
                  int64_t n_tokens, int64_t n, int64_t r0, int64_t r1, float* y, int64_t ldy) {
   GemmR16<Q4_KTile, 4, quant::kQK_K>(w, row_bytes, act, act_stride, n_tokens, n, r0, r1, y, ldy);
+}
+void GemmQ5_KR16(const uint8_t* w, size_t row_bytes, const void* act, size_t act_stride,
+                 int64_t n_tokens, int64_t n, int64_t r0, int64_t r1, float* y, int64_t ldy) {
+  GemmR16<Q5_KTile, 4, quant::kQK_K>(w, row_bytes, act, act_stride, n_tokens, n, r0, r1, y, ldy);
+}
+void GemmQ6_KR16(const uint8_t* w, size_t row_bytes, const void* act, size_t act_stride,
+                 int64_t n_tokens, int64_t n, int64_t r0, int64_t r1, float* y, int64_t ldy) {
+  GemmR16<Q6_KTile, 4, quant::kQK_K>(w, row_bytes, act, act_stride, n_tokens, n, r0, r1, y, ldy);
 }
 void GemmIQ4_NLR16(const uint8_t* w, size_t row_bytes, const void* act, size_t act_stride,
                    int64_t n_tokens, int64_t n, int64_t r0, int64_t r1, float* y, int64_t ldy) {

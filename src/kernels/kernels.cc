@@ -135,13 +135,18 @@ KernelTable BuildTable(const CpuFeatures& cpu) {
   MLA_SET_R16(Q8_0)
   MLA_SET_R16(IQ4_NL)
 #undef MLA_SET_R16
-  // Q4_K: an AVX-512 VNNI kernel (the scalar twin serves the scalar column and the tests); the
-  // AVX2 column keeps the row-major layout.
-  if (avx512 || !avx2) {
-    TypeKernels& e = t.entry[uint32_t(DType::Q4_K)];
-    e.gemm_interleaved = avx512 ? avx512::GemmQ4_KR16 : scalar::GemmQ4_KR16;
-    e.name_interleaved = avx512 ? "Q4_K.r16.avx512" : "Q4_K.r16.scalar";
+  // Q4_K, Q5_K, Q6_K: AVX-512 VNNI kernels (the scalar twins serve the scalar column and the
+  // tests); the AVX2 column keeps the row-major layout.
+#define MLA_SET_R16_K(T)                                                                  \
+  if (avx512 || !avx2) {                                                                  \
+    TypeKernels& e = t.entry[uint32_t(DType::T)];                                         \
+    e.gemm_interleaved = avx512 ? avx512::Gemm##T##R16 : scalar::Gemm##T##R16;            \
+    e.name_interleaved = avx512 ? #T ".r16.avx512" : #T ".r16.scalar";                    \
   }
+  MLA_SET_R16_K(Q4_K)
+  MLA_SET_R16_K(Q5_K)
+  MLA_SET_R16_K(Q6_K)
+#undef MLA_SET_R16_K
   // BF16 weights pair with bf16 activations where VDPBF16PS exists (as llama.cpp does; the
   // activation rounding is below that of the Q8 activations of the quantized types).
   if (avx512 && cpu.avx512_bf16) Set(t, DType::BF16, DType::BF16, avx512::GemmBF16xBF16, "BF16.avx512bf16");

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "base/cpu.h"
 #include "base/dtype.h"
@@ -90,26 +91,90 @@ using BlockQ4_0R16 = BlockR16<4>;  // also IQ4_NL
 using BlockQ8_0R16 = BlockR16<8>;
 static_assert(sizeof(BlockQ4_0R16) == 16 * sizeof(quant::BlockQ4_0));
 
-// Q4_K, one BlockQ4_KR16 per 256 columns: the 16 rows' d, their dmin, their 12 scale bytes as three
-// 4-byte words (word k of row i at scales[k][4i, 4i + 4)), then the quants in 32 chunks: chunk c
-// has the row's qs[4c .. 4c+3] at [4i, 4i + 4) — low nibbles are elements 4(c % 8).. of sub-block
-// 2(c / 8), high nibbles the same elements of sub-block 2(c / 8) + 1. Canonical order: that of the
-// row-major Q4_K kernel (below), so both layouts give the same bits.
+// Q4_K, Q5_K and Q6_K: one block per 256 columns of the group, every per-row field of the
+// original blocks stored as 4-byte words side by side (word k of row i at [k][4i, 4i + 4)), so one
+// 32-bit lane of a 512-bit register is one row's word:
+//   Q4_K, Q5_K: d, dmin, the 12 scale bytes (3 words), Q5_K's qh (8 words: byte l has the fifth
+//     bits of element l of the 8 sub-blocks), then qs in 32 words — word c is qs[4c .. 4c+3]: low
+//     nibbles elements 4(c % 8).. of sub-block 2(c / 8), high nibbles of sub-block 2(c / 8) + 1;
+//   Q6_K: d, the 16 scales (4 words), then the quants in the order the kernel reads them (one
+//     sequential stream): for half c and l < 8, q[8c + l] = {ql word 16c + l (quarters 0 and 2 of
+//     elements 4l.. in its nibbles), ql word 16c + 8 + l (quarters 1 and 3), qh word 8c + l}.
+// Canonical order: that of the row-major K-quant kernels (below), so both layouts give the same bits.
 struct BlockQ4_KR16 {
+  using Block = quant::BlockQ4_K;
   uint16_t d[16];
   uint16_t dmin[16];
   uint8_t scales[3][64];
   uint8_t q[32][64];
 };
+struct BlockQ5_KR16 {
+  using Block = quant::BlockQ5_K;
+  uint16_t d[16];
+  uint16_t dmin[16];
+  uint8_t scales[3][64];
+  uint8_t qh[8][64];
+  uint8_t q[32][64];
+};
+struct BlockQ6_KR16 {
+  using Block = quant::BlockQ6_K;
+  uint16_t d[16];
+  uint8_t scales[4][64];
+  uint8_t q[16][3][64];
+};
 static_assert(sizeof(BlockQ4_KR16) == 16 * sizeof(quant::BlockQ4_K));
+static_assert(sizeof(BlockQ5_KR16) == 16 * sizeof(quant::BlockQ5_K));
+static_assert(sizeof(BlockQ6_KR16) == 16 * sizeof(quant::BlockQ6_K));
 
-// Row i's block of an interleaved Q4_K block (the inverse of the repacking).
-inline quant::BlockQ4_K RowBlock(const BlockQ4_KR16& x, int i) {
-  quant::BlockQ4_K b;
+// Row i's words in and out of an interleaved field.
+template <int kWords>
+inline void PutWords(const void* src, uint8_t (&dst)[kWords][64], int i) {
+  for (int k = 0; k < kWords; ++k) std::memcpy(&dst[k][4 * i], static_cast<const uint8_t*>(src) + 4 * k, 4);
+}
+template <int kWords>
+inline void GetWords(const uint8_t (&src)[kWords][64], int i, void* dst) {
+  for (int k = 0; k < kWords; ++k) std::memcpy(static_cast<uint8_t*>(dst) + 4 * k, &src[k][4 * i], 4);
+}
+
+// Row i's block into / out of an interleaved block (the repacking and its inverse).
+template <class R16>  // BlockQ4_KR16 or BlockQ5_KR16
+inline void PutRow(R16& x, int i, const typename R16::Block& b) {
+  x.d[i] = b.d;
+  x.dmin[i] = b.dmin;
+  PutWords(b.scales, x.scales, i);
+  if constexpr (std::is_same_v<R16, BlockQ5_KR16>) PutWords(b.qh, x.qh, i);
+  PutWords(b.qs, x.q, i);
+}
+inline void PutRow(BlockQ6_KR16& x, int i, const quant::BlockQ6_K& b) {
+  x.d[i] = b.d;
+  PutWords(b.scales, x.scales, i);
+  for (int c = 0; c < 2; ++c)
+    for (int l = 0; l < 8; ++l) {
+      std::memcpy(&x.q[8 * c + l][0][4 * i], b.ql + 64 * c + 4 * l, 4);
+      std::memcpy(&x.q[8 * c + l][1][4 * i], b.ql + 64 * c + 32 + 4 * l, 4);
+      std::memcpy(&x.q[8 * c + l][2][4 * i], b.qh + 32 * c + 4 * l, 4);
+    }
+}
+template <class R16>  // BlockQ4_KR16 or BlockQ5_KR16
+inline typename R16::Block RowBlock(const R16& x, int i) {
+  typename R16::Block b;
   b.d = x.d[i];
   b.dmin = x.dmin[i];
-  for (int k = 0; k < 3; ++k) std::memcpy(b.scales + 4 * k, &x.scales[k][4 * i], 4);
-  for (int c = 0; c < 32; ++c) std::memcpy(b.qs + 4 * c, &x.q[c][4 * i], 4);
+  GetWords(x.scales, i, b.scales);
+  if constexpr (std::is_same_v<R16, BlockQ5_KR16>) GetWords(x.qh, i, b.qh);
+  GetWords(x.q, i, b.qs);
+  return b;
+}
+inline quant::BlockQ6_K RowBlock(const BlockQ6_KR16& x, int i) {
+  quant::BlockQ6_K b;
+  b.d = x.d[i];
+  GetWords(x.scales, i, b.scales);
+  for (int c = 0; c < 2; ++c)
+    for (int l = 0; l < 8; ++l) {
+      std::memcpy(b.ql + 64 * c + 4 * l, &x.q[8 * c + l][0][4 * i], 4);
+      std::memcpy(b.ql + 64 * c + 32 + 4 * l, &x.q[8 * c + l][1][4 * i], 4);
+      std::memcpy(b.qh + 32 * c + 4 * l, &x.q[8 * c + l][2][4 * i], 4);
+    }
   return b;
 }
 static_assert(sizeof(BlockQ8_0R16) == 16 * sizeof(quant::BlockQ8_0));
@@ -225,7 +290,9 @@ float ExpPoly(float x);
   MLA_KERNELS_DECLARE_GEMM(Q4_0R16)                                                             \
   MLA_KERNELS_DECLARE_GEMM(Q8_0R16)                                                             \
   MLA_KERNELS_DECLARE_GEMM(IQ4_NLR16)                                                           \
-  MLA_KERNELS_DECLARE_GEMM(Q4_KR16)
+  MLA_KERNELS_DECLARE_GEMM(Q4_KR16)                                                             \
+  MLA_KERNELS_DECLARE_GEMM(Q5_KR16)                                                             \
+  MLA_KERNELS_DECLARE_GEMM(Q6_KR16)
 
 // The oracles: plain C++ with the canonical order (integer sums per lane or per super-block, then
 // the same float operations in the same order as the SIMD versions).

@@ -160,6 +160,22 @@ void Gemm(const uint8_t* w, size_t row_bytes, const void* act, size_t act_stride
   }
 }
 
+// The interleaved layout (kernels_internal.h): each row's blocks rebuilt, then the same Dot.
+template <class Block, class R16>
+void GemmR16(const uint8_t* w, size_t row_bytes, const void* act, size_t act_stride, int64_t n_tokens,
+             int64_t n, int64_t r0, int64_t r1, float* y, int64_t ldy) {
+  const int64_t nb = n / kQK_K;
+  for (int64_t g = r0 / 16; g < r1 / 16; ++g) {
+    const auto* group = reinterpret_cast<const R16*>(w + size_t(g) * 16 * row_bytes);
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      const BlockQ8_K* a = reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(act) +
+                                                              size_t(t) * act_stride);
+      for (int i = 0; i < 16; ++i)
+        y[t * ldy + (g * 16 + i - r0)] = Dot<Block>([&](int64_t b) { return RowBlock(group[b], i); }, a, nb);
+    }
+  }
+}
+
 }  // namespace
 
 void GemmQ2_K(const uint8_t* w, size_t row_bytes, const void* act, size_t act_stride,
@@ -176,16 +192,15 @@ void GemmQ4_K(const uint8_t* w, size_t row_bytes, const void* act, size_t act_st
 }
 void GemmQ4_KR16(const uint8_t* w, size_t row_bytes, const void* act, size_t act_stride,
                  int64_t n_tokens, int64_t n, int64_t r0, int64_t r1, float* y, int64_t ldy) {
-  const int64_t nb = n / kQK_K;
-  for (int64_t g = r0 / 16; g < r1 / 16; ++g) {
-    const auto* group = reinterpret_cast<const BlockQ4_KR16*>(w + size_t(g) * 16 * row_bytes);
-    for (int64_t t = 0; t < n_tokens; ++t) {
-      const BlockQ8_K* a = reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(act) +
-                                                              size_t(t) * act_stride);
-      for (int i = 0; i < 16; ++i)
-        y[t * ldy + (g * 16 + i - r0)] = Dot<BlockQ4_K>([&](int64_t b) { return RowBlock(group[b], i); }, a, nb);
-    }
-  }
+  GemmR16<BlockQ4_K, BlockQ4_KR16>(w, row_bytes, act, act_stride, n_tokens, n, r0, r1, y, ldy);
+}
+void GemmQ5_KR16(const uint8_t* w, size_t row_bytes, const void* act, size_t act_stride,
+                 int64_t n_tokens, int64_t n, int64_t r0, int64_t r1, float* y, int64_t ldy) {
+  GemmR16<BlockQ5_K, BlockQ5_KR16>(w, row_bytes, act, act_stride, n_tokens, n, r0, r1, y, ldy);
+}
+void GemmQ6_KR16(const uint8_t* w, size_t row_bytes, const void* act, size_t act_stride,
+                 int64_t n_tokens, int64_t n, int64_t r0, int64_t r1, float* y, int64_t ldy) {
+  GemmR16<BlockQ6_K, BlockQ6_KR16>(w, row_bytes, act, act_stride, n_tokens, n, r0, r1, y, ldy);
 }
 void GemmQ5_K(const uint8_t* w, size_t row_bytes, const void* act, size_t act_stride,
               int64_t n_tokens, int64_t n, int64_t r0, int64_t r1, float* y, int64_t ldy) {

@@ -10,12 +10,14 @@
 namespace mla::kernels::test {
 namespace {
 
-const DType kTypes[] = {DType::Q4_0, DType::Q8_0, DType::IQ4_NL, DType::Q4_K};
+const DType kTypes[] = {DType::Q4_0, DType::Q8_0, DType::IQ4_NL, DType::Q4_K, DType::Q5_K, DType::Q6_K};
+const DType kKTypes[] = {DType::Q4_K, DType::Q5_K, DType::Q6_K};
 
+bool IsK(DType type) { return Info(type).block_elems == 256; }
 // The activation format of the interleaved kernels of `type`, and row widths that fit its blocks.
-DType ActOf(DType type) { return type == DType::Q4_K ? DType::Q8_K : DType::Q8_0; }
+DType ActOf(DType type) { return IsK(type) ? DType::Q8_K : DType::Q8_0; }
 std::vector<int64_t> WidthsOf(DType type) {
-  if (type == DType::Q4_K) return {256, 768, 1024 + 256};
+  if (IsK(type)) return {256, 768, 1024 + 256};
   return {32, 96, 1024 + 64};
 }
 
@@ -115,7 +117,7 @@ TEST(KernelsInterleaved, RowsReadBackExactly) {
   std::mt19937 rng(24);
   const int64_t rows = 32;
   for (DType type : kTypes) {
-    const int64_t n = type == DType::Q4_K ? 512 : 160;
+    const int64_t n = IsK(type) ? 512 : 160;
     const size_t rb = RowBytes(type, n);
     const std::vector<uint8_t> w = RandomWeights(type, rows, n, rng, true);
     const std::vector<uint8_t> wi = Interleaved(type, w, rows, rb);
@@ -129,23 +131,25 @@ TEST(KernelsInterleaved, RowsReadBackExactly) {
   }
 }
 
-// Q4_K's interleaved kernels keep the row-major kernel's order of operations: the same bits, for
-// every column that has one, from raw random bytes (any scale and min bits).
-TEST(KernelsInterleaved, Q4_KEqualsRowMajor) {
+// The K-quants' interleaved kernels keep the row-major kernels' order of operations: the same
+// bits, for every column that has them, from raw random bytes (any scale, min and high bits).
+TEST(KernelsInterleaved, KQuantsEqualRowMajor) {
   std::mt19937 rng(25);
   const int64_t rows = 32, n = 1024, n_tokens = 6;
-  const size_t rb = RowBytes(DType::Q4_K, n);
-  const std::vector<uint8_t> w = RandomWeights(DType::Q4_K, rows, n, rng, true);
-  const std::vector<uint8_t> wi = Interleaved(DType::Q4_K, w, rows, rb);
-  const Activations a = MakeActivations(DType::Q8_K, DType::Q4_K, n_tokens, n, rng);
   for (const IsaTable& it : AvailableTables()) {
-    const TypeKernels& k = it.table.For(DType::Q4_K);
-    if (!k.gemm_interleaved) continue;
-    SCOPED_TRACE(it.name);
-    const std::vector<float> want = RunKernel(k.gemm, w, rb, a, n_tokens, n, 0, rows);
-    const std::vector<float> got = RunKernel(k.gemm_interleaved, wi, rb, a, n_tokens, n, 0, rows);
-    for (size_t i = 0; i < got.size(); ++i)
-      ASSERT_TRUE(SameBits(got[i], want[i])) << "out " << i << ": " << got[i] << " vs " << want[i];
+    for (DType type : kKTypes) {
+      const TypeKernels& k = it.table.For(type);
+      if (!k.gemm_interleaved) continue;
+      SCOPED_TRACE(it.name + " " + Name(type));
+      const size_t rb = RowBytes(type, n);
+      const std::vector<uint8_t> w = RandomWeights(type, rows, n, rng, true);
+      const std::vector<uint8_t> wi = Interleaved(type, w, rows, rb);
+      const Activations a = MakeActivations(DType::Q8_K, type, n_tokens, n, rng);
+      const std::vector<float> want = RunKernel(k.gemm, w, rb, a, n_tokens, n, 0, rows);
+      const std::vector<float> got = RunKernel(k.gemm_interleaved, wi, rb, a, n_tokens, n, 0, rows);
+      for (size_t i = 0; i < got.size(); ++i)
+        ASSERT_TRUE(SameBits(got[i], want[i])) << "out " << i << ": " << got[i] << " vs " << want[i];
+    }
   }
 }
 

@@ -109,30 +109,33 @@ TEST(Session, AutoPicksTheCheaperAttentionForm) {
   EXPECT_EQ(s->decompressed_passes(), want);
 }
 
-// Q4_K's interleaved kernels keep the row-major order of operations (kernels.h), so repacking a
-// Q4_K_M model at load changes nothing in its logits — prompt and decode alike.
-TEST(Session, RepackedQ4_KGivesTheSameLogits) {
-  const std::string path = test::Fixture("models/ds3-small.Q4_K_M.gguf");
+// The K-quants' interleaved kernels keep the row-major order of operations (kernels.h), so
+// repacking a Q4_K_M or Q5_K_M model (Q4_K, Q5_K and Q6_K matrices) at load changes nothing in its
+// logits — prompt and decode alike.
+TEST(Session, RepackedKQuantsGiveTheSameLogits) {
   const std::vector<int32_t> tokens = test::ReadTokens(test::Fixture("models/ds3-small.eval-tokens.txt"));
   ASSERT_GE(tokens.size(), 24u);
-  std::vector<std::vector<float>> logits;
-  for (bool repack : {true, false}) {
-    LoadOptions o;
-    o.repack = repack;
-    auto m = Model::Load(path, o);
-    ASSERT_TRUE(m.ok()) << m.status().message();
-    if (repack && kernels::CanInterleave(DType::Q4_K)) EXPECT_GT((*m)->weights().tensors_repacked, 0);
-    if (!repack) EXPECT_EQ((*m)->weights().tensors_repacked, 0);
-    ThreadPool pool(2);
-    auto s = MakeSession(**m, pool, 64, 16, true, DType::F16);
-    const int64_t V = (*m)->config().n_vocab;
-    std::vector<float> out(size_t(24 * V));
-    ASSERT_TRUE(s->Decode(tokens.data(), 20, out.data()).ok());  // two batches
-    for (int64_t i = 20; i < 24; ++i) ASSERT_TRUE(s->Decode(&tokens[size_t(i)], 1, out.data() + i * V).ok());
-    logits.push_back(std::move(out));
+  for (const char* file : {"ds3-small.Q4_K_M.gguf", "ds3-small.Q5_K_M.gguf"}) {
+    SCOPED_TRACE(file);
+    std::vector<std::vector<float>> logits;
+    for (bool repack : {true, false}) {
+      LoadOptions o;
+      o.repack = repack;
+      auto m = Model::Load(test::Fixture(std::string("models/") + file), o);
+      ASSERT_TRUE(m.ok()) << m.status().message();
+      if (repack && kernels::CanInterleave(DType::Q4_K)) EXPECT_GT((*m)->weights().tensors_repacked, 0);
+      if (!repack) EXPECT_EQ((*m)->weights().tensors_repacked, 0);
+      ThreadPool pool(2);
+      auto s = MakeSession(**m, pool, 64, 16, true, DType::F16);
+      const int64_t V = (*m)->config().n_vocab;
+      std::vector<float> out(size_t(24 * V));
+      ASSERT_TRUE(s->Decode(tokens.data(), 20, out.data()).ok());  // two batches
+      for (int64_t i = 20; i < 24; ++i) ASSERT_TRUE(s->Decode(&tokens[size_t(i)], 1, out.data() + i * V).ok());
+      logits.push_back(std::move(out));
+    }
+    ASSERT_EQ(logits[0].size(), logits[1].size());
+    EXPECT_EQ(std::memcmp(logits[0].data(), logits[1].data(), logits[0].size() * sizeof(float)), 0);
   }
-  ASSERT_EQ(logits[0].size(), logits[1].size());
-  EXPECT_EQ(std::memcmp(logits[0].data(), logits[1].data(), logits[0].size() * sizeof(float)), 0);
 }
 
 TEST(Session, TruncateThenDecodeMatchesStraightRun) {
