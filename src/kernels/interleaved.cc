@@ -139,6 +139,8 @@ void InterleaveRows(DType weight, const uint8_t* src, uint8_t* dst, int64_t n_ro
       InterleaveGroupK<quant::BlockQ5_K, BlockQ5_KR16>(rows, row_bytes, out);
     else if (weight == DType::Q6_K)
       InterleaveGroupK<quant::BlockQ6_K, BlockQ6_KR16>(rows, row_bytes, out);
+    else if (weight == DType::IQ4_XS)
+      InterleaveGroupK<quant::BlockIQ4_XS, BlockIQ4_XSR16>(rows, row_bytes, out);
     else if (weight == DType::Q4_0)
       InterleaveGroup<BlockQ4_0, 4>(rows, row_bytes, out);
     else
@@ -154,6 +156,8 @@ void DequantizeInterleavedRow(DType weight, const uint8_t* w, size_t row_bytes, 
     DequantizeRowK<BlockQ5_KR16>(weight, w, row_bytes, n, r, out);
   else if (weight == DType::Q6_K)
     DequantizeRowK<BlockQ6_KR16>(weight, w, row_bytes, n, r, out);
+  else if (weight == DType::IQ4_XS)
+    DequantizeRowK<BlockIQ4_XSR16>(weight, w, row_bytes, n, r, out);
   else if (weight == DType::Q8_0)
     DequantizeRowR16<BlockQ8_0, 8>(weight, w, row_bytes, n, r, out);
   else if (weight == DType::Q4_0)

@@ -286,6 +286,71 @@ struct Q6_KTile {
   }
 };
 
+// IQ4_XS (BlockIQ4_XSR16) against Q8_K: the grid values + 128 (unsigned, VPSHUFB as IQ4_NL) in
+// VPDPBUSD, so per 32-element sub-block Σ v·a = Σ (v + 128)·a - 128·bsum; I = Σ_b (ls_b - 32)·that
+// (VPMULLD), then the row-major kernel's float chain. The quants are read in memory order.
+template <int T>
+struct IQ4_XSTile {
+  static void Run(const uint8_t* group, int64_t nb, const uint8_t* act, size_t act_stride, float* y,
+                  int64_t ldy) {
+    const auto* blk = reinterpret_cast<const BlockIQ4_XSR16*>(group);
+    const __m512i lut = _mm512_broadcast_i32x4(_mm_setr_epi8(
+        1, 24, 45, 63, 79, 93, 106, 118, char(129), char(141), char(153), char(166), char(181),
+        char(197), char(217), char(241)));  // kIq4nlValues + 128
+    const __m512i low4 = _mm512_set1_epi8(0x0F), nib = _mm512_set1_epi32(0x0F), two = _mm512_set1_epi32(3);
+    __m512 sum[T];
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) sum[t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      const BlockIQ4_XSR16& x = blk[b];
+      const quant::BlockQ8_K* a[T];
+#pragma GCC unroll 8
+      for (int t = 0; t < T; ++t) a[t] = reinterpret_cast<const quant::BlockQ8_K*>(act + size_t(t) * act_stride) + b;
+      const __m512i sl = _mm512_loadu_si512(x.scales_l[0]);
+      const __m512i sh = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.scales_h)));
+      __m512i isum[T];
+#pragma GCC unroll 8
+      for (int t = 0; t < T; ++t) isum[t] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+      for (int s = 0; s < 8; ++s) {
+        __m512i lo[T], hi[T];
+#pragma GCC unroll 8
+        for (int t = 0; t < T; ++t) lo[t] = hi[t] = _mm512_setzero_si512();
+#pragma GCC unroll 4
+        for (int m = 0; m < 4; ++m) {
+          const __m512i v = _mm512_loadu_si512(x.q[4 * s + m]);
+          const __m512i wl = _mm512_shuffle_epi8(lut, _mm512_and_si512(v, low4));
+          const __m512i wh = _mm512_shuffle_epi8(lut, _mm512_and_si512(_mm512_srli_epi16(v, 4), low4));
+#pragma GCC unroll 8
+          for (int t = 0; t < T; ++t) {
+            int32_t ql, qh;
+            std::memcpy(&ql, a[t]->qs + 32 * s + 4 * m, 4);
+            std::memcpy(&qh, a[t]->qs + 32 * s + 16 + 4 * m, 4);
+            lo[t] = _mm512_dpbusd_epi32(lo[t], wl, _mm512_set1_epi32(ql));
+            hi[t] = _mm512_dpbusd_epi32(hi[t], wh, _mm512_set1_epi32(qh));
+          }
+        }
+        // quant::IQ4XSScale in 16 lanes.
+        const __m512i ls = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(sl, 8 * (s / 2) + 4 * (s % 2)), nib),
+                                           _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(sh, 2 * s), two), 4));
+        const __m512i scale = _mm512_sub_epi32(ls, _mm512_set1_epi32(32));
+#pragma GCC unroll 8
+        for (int t = 0; t < T; ++t) {
+          const __m512i p = _mm512_sub_epi32(_mm512_add_epi32(lo[t], hi[t]),
+                                             _mm512_set1_epi32(128 * (a[t]->bsums[2 * s] + a[t]->bsums[2 * s + 1])));
+          isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(p, scale));
+        }
+      }
+      const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.d)));
+#pragma GCC unroll 8
+      for (int t = 0; t < T; ++t)
+        sum[t] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(a[t]->d), dw), _mm512_cvtepi32_ps(isum[t]), sum[t]);
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) _mm512_storeu_ps(y + t * ldy, sum[t]);
+  }
+};
+
 template <int T>
 using Q4_KTile = Q45_KTile<BlockQ4_KR16, T>;
 template <int T>
@@ -312,6 +377,10 @@ void GemmQ5_KR16(const uint8_t* w, size_t row_bytes, const void* act, size_t act
 void GemmQ6_KR16(const uint8_t* w, size_t row_bytes, const void* act, size_t act_stride,
                  int64_t n_tokens, int64_t n, int64_t r0, int64_t r1, float* y, int64_t ldy) {
   GemmR16<Q6_KTile, 4, quant::kQK_K>(w, row_bytes, act, act_stride, n_tokens, n, r0, r1, y, ldy);
+}
+void GemmIQ4_XSR16(const uint8_t* w, size_t row_bytes, const void* act, size_t act_stride,
+                   int64_t n_tokens, int64_t n, int64_t r0, int64_t r1, float* y, int64_t ldy) {
+  GemmR16<IQ4_XSTile, 4, quant::kQK_K>(w, row_bytes, act, act_stride, n_tokens, n, r0, r1, y, ldy);
 }
 void GemmIQ4_NLR16(const uint8_t* w, size_t row_bytes, const void* act, size_t act_stride,
                    int64_t n_tokens, int64_t n, int64_t r0, int64_t r1, float* y, int64_t ldy) {

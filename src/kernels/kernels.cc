@@ -135,7 +135,7 @@ KernelTable BuildTable(const CpuFeatures& cpu) {
   MLA_SET_R16(Q8_0)
   MLA_SET_R16(IQ4_NL)
 #undef MLA_SET_R16
-  // Q4_K, Q5_K, Q6_K: AVX-512 VNNI kernels (the scalar twins serve the scalar column and the
+  // Q4_K, Q5_K, Q6_K, IQ4_XS: AVX-512 VNNI kernels (the scalar twins serve the scalar column and the
   // tests); the AVX2 column keeps the row-major layout.
 #define MLA_SET_R16_K(T)                                                                  \
   if (avx512 || !avx2) {                                                                  \
@@ -146,6 +146,7 @@ KernelTable BuildTable(const CpuFeatures& cpu) {
   MLA_SET_R16_K(Q4_K)
   MLA_SET_R16_K(Q5_K)
   MLA_SET_R16_K(Q6_K)
+  MLA_SET_R16_K(IQ4_XS)
 #undef MLA_SET_R16_K
   // BF16 weights pair with bf16 activations where VDPBF16PS exists (as llama.cpp does; the
   // activation rounding is below that of the Q8 activations of the quantized types).

@@ -80,7 +80,7 @@ void AccumulateRows(DType type, const uint8_t* rows, size_t row_bytes, int64_t n
                     int64_t ldp, int64_t n_out, float* o, int64_t ldo, int64_t n_cols);
 
 // ---- Row-interleaved weights ---------------------------------------------------------------------
-// Q4_0, Q8_0 and IQ4_NL matrices (and Q4_K, Q5_K, Q6_K where the CPU has AVX-512 VNNI) whose row
+// Q4_0, Q8_0 and IQ4_NL matrices (and Q4_K, Q5_K, Q6_K, IQ4_XS where the CPU has AVX-512 VNNI) whose row
 // count is a multiple of kInterleaveRows can be copied once at load into groups of 16 rows whose
 // blocks sit side by side (kernels_internal.h BlockR16, BlockQ4_KR16...; same size as the original). One SIMD
 // lane then holds one row, so a block's dot product needs no reduction across lanes, and the

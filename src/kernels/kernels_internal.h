@@ -91,7 +91,7 @@ using BlockQ4_0R16 = BlockR16<4>;  // also IQ4_NL
 using BlockQ8_0R16 = BlockR16<8>;
 static_assert(sizeof(BlockQ4_0R16) == 16 * sizeof(quant::BlockQ4_0));
 
-// Q4_K, Q5_K and Q6_K: one block per 256 columns of the group, every per-row field of the
+// Q4_K, Q5_K, Q6_K and IQ4_XS: one block per 256 columns of the group, every per-row field of the
 // original blocks stored as 4-byte words side by side (word k of row i at [k][4i, 4i + 4)), so one
 // 32-bit lane of a 512-bit register is one row's word:
 //   Q4_K, Q5_K: d, dmin, the 12 scale bytes (3 words), Q5_K's qh (8 words: byte l has the fifth
@@ -99,7 +99,9 @@ static_assert(sizeof(BlockQ4_0R16) == 16 * sizeof(quant::BlockQ4_0));
 //     nibbles elements 4(c % 8).. of sub-block 2(c / 8), high nibbles of sub-block 2(c / 8) + 1;
 //   Q6_K: d, the 16 scales (4 words), then the quants in the order the kernel reads them (one
 //     sequential stream): for half c and l < 8, q[8c + l] = {ql word 16c + l (quarters 0 and 2 of
-//     elements 4l.. in its nibbles), ql word 16c + 8 + l (quarters 1 and 3), qh word 8c + l}.
+//     elements 4l.. in its nibbles), ql word 16c + 8 + l (quarters 1 and 3), qh word 8c + l};
+//   IQ4_XS: d, scales_h (16-bit, as they are), scales_l (1 word), then qs in 32 words — word c is
+//     qs[4c .. 4c+3]: low nibbles elements 4(c % 4).. of sub-block c / 4, high nibbles 16 + 4(c % 4)..
 // Canonical order: that of the row-major K-quant kernels (below), so both layouts give the same bits.
 struct BlockQ4_KR16 {
   using Block = quant::BlockQ4_K;
@@ -122,7 +124,15 @@ struct BlockQ6_KR16 {
   uint8_t scales[4][64];
   uint8_t q[16][3][64];
 };
+struct BlockIQ4_XSR16 {
+  using Block = quant::BlockIQ4_XS;
+  uint16_t d[16];
+  uint16_t scales_h[16];
+  uint8_t scales_l[1][64];
+  uint8_t q[32][64];
+};
 static_assert(sizeof(BlockQ4_KR16) == 16 * sizeof(quant::BlockQ4_K));
+static_assert(sizeof(BlockIQ4_XSR16) == 16 * sizeof(quant::BlockIQ4_XS));
 static_assert(sizeof(BlockQ5_KR16) == 16 * sizeof(quant::BlockQ5_K));
 static_assert(sizeof(BlockQ6_KR16) == 16 * sizeof(quant::BlockQ6_K));
 
@@ -154,6 +164,20 @@ inline void PutRow(BlockQ6_KR16& x, int i, const quant::BlockQ6_K& b) {
       std::memcpy(&x.q[8 * c + l][1][4 * i], b.ql + 64 * c + 32 + 4 * l, 4);
       std::memcpy(&x.q[8 * c + l][2][4 * i], b.qh + 32 * c + 4 * l, 4);
     }
+}
+inline void PutRow(BlockIQ4_XSR16& x, int i, const quant::BlockIQ4_XS& b) {
+  x.d[i] = b.d;
+  x.scales_h[i] = b.scales_h;
+  PutWords(b.scales_l, x.scales_l, i);
+  PutWords(b.qs, x.q, i);
+}
+inline quant::BlockIQ4_XS RowBlock(const BlockIQ4_XSR16& x, int i) {
+  quant::BlockIQ4_XS b;
+  b.d = x.d[i];
+  b.scales_h = x.scales_h[i];
+  GetWords(x.scales_l, i, b.scales_l);
+  GetWords(x.q, i, b.qs);
+  return b;
 }
 template <class R16>  // BlockQ4_KR16 or BlockQ5_KR16
 inline typename R16::Block RowBlock(const R16& x, int i) {
@@ -292,7 +316,8 @@ float ExpPoly(float x);
   MLA_KERNELS_DECLARE_GEMM(IQ4_NLR16)                                                           \
   MLA_KERNELS_DECLARE_GEMM(Q4_KR16)                                                             \
   MLA_KERNELS_DECLARE_GEMM(Q5_KR16)                                                             \
-  MLA_KERNELS_DECLARE_GEMM(Q6_KR16)
+  MLA_KERNELS_DECLARE_GEMM(Q6_KR16)                                                             \
+  MLA_KERNELS_DECLARE_GEMM(IQ4_XSR16)
 
 // The oracles: plain C++ with the canonical order (integer sums per lane or per super-block, then
 // the same float operations in the same order as the SIMD versions).

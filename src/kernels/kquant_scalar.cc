@@ -202,6 +202,10 @@ void GemmQ6_KR16(const uint8_t* w, size_t row_bytes, const void* act, size_t act
                  int64_t n_tokens, int64_t n, int64_t r0, int64_t r1, float* y, int64_t ldy) {
   GemmR16<BlockQ6_K, BlockQ6_KR16>(w, row_bytes, act, act_stride, n_tokens, n, r0, r1, y, ldy);
 }
+void GemmIQ4_XSR16(const uint8_t* w, size_t row_bytes, const void* act, size_t act_stride,
+                   int64_t n_tokens, int64_t n, int64_t r0, int64_t r1, float* y, int64_t ldy) {
+  GemmR16<BlockIQ4_XS, BlockIQ4_XSR16>(w, row_bytes, act, act_stride, n_tokens, n, r0, r1, y, ldy);
+}
 void GemmQ5_K(const uint8_t* w, size_t row_bytes, const void* act, size_t act_stride,
               int64_t n_tokens, int64_t n, int64_t r0, int64_t r1, float* y, int64_t ldy) {
   Gemm<BlockQ5_K>(w, row_bytes, act, act_stride, n_tokens, n, r0, r1, y, ldy);

@@ -10,8 +10,8 @@
 namespace mla::kernels::test {
 namespace {
 
-const DType kTypes[] = {DType::Q4_0, DType::Q8_0, DType::IQ4_NL, DType::Q4_K, DType::Q5_K, DType::Q6_K};
-const DType kKTypes[] = {DType::Q4_K, DType::Q5_K, DType::Q6_K};
+const DType kTypes[] = {DType::Q4_0, DType::Q8_0, DType::IQ4_NL, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_XS};
+const DType kKTypes[] = {DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_XS};
 
 bool IsK(DType type) { return Info(type).block_elems == 256; }
 // The activation format of the interleaved kernels of `type`, and row widths that fit its blocks.
