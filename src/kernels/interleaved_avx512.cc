@@ -84,6 +84,24 @@ struct TileOf {
 
 constexpr int kTokens = 8;
 
+// The super-block b of T tokens' Q8_K activations, and the float step of the row-major K-quant
+// kernels for 16 rows: sum[t] = fma(d_a · f32(d[row]), float(sums[t]), sum[t]).
+template <int T>
+struct KActs {
+  const quant::BlockQ8_K* a[T];
+  KActs(const uint8_t* act, size_t act_stride, int64_t b) {
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) a[t] = reinterpret_cast<const quant::BlockQ8_K*>(act + size_t(t) * act_stride) + b;
+  }
+  const quant::BlockQ8_K* operator[](int t) const { return a[t]; }
+  void AddScaled(const uint16_t* d, const __m512i (&sums)[T], __m512 (&sum)[T]) const {
+    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(d)));
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t)
+      sum[t] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(a[t]->d), dw), _mm512_cvtepi32_ps(sums[t]), sum[t]);
+  }
+};
+
 // Every cache line of the block `ahead` blocks after x into L2 (a group's blocks and the groups
 // are contiguous). Q5_K reads its quants and its fifth bits as two interleaved runs, which the
 // hardware prefetcher does not follow (from DRAM: 10 GB/s without this, 21 with it, kernels_bench
@@ -122,9 +140,7 @@ struct Q45_KTile {
     for (int64_t b = 0; b < nb; ++b) {
       const R16& x = blk[b];
       if constexpr (kFifthBit) PrefetchBlock(&x, 2);
-      const quant::BlockQ8_K* a[T];
-#pragma GCC unroll 8
-      for (int t = 0; t < T; ++t) a[t] = reinterpret_cast<const quant::BlockQ8_K*>(act + size_t(t) * act_stride) + b;
+      const KActs<T> a(act, act_stride, b);
       const __m512i w0 = _mm512_loadu_si512(x.scales[0]), w1 = _mm512_loadu_si512(x.scales[1]);
       const __m512i w2 = _mm512_loadu_si512(x.scales[2]);
       // quant::GetScaleMinK4 in 16 lanes: s < 4 from the low 6 bits of word 0 (scale) / 1 (min),
@@ -139,8 +155,6 @@ struct Q45_KTile {
         return _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(w2, 8 * (s - 4) + 4), nib),
                                _mm512_and_si512(_mm512_srli_epi32(w1, 8 * (s - 4) + 2), top2));
       };
-      const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.d)));
-      const __m512 dm = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.dmin)));
       // M and its float chain first, so the min registers are free for the main loop.
       {
         __m512i m[T];
@@ -154,9 +168,7 @@ struct Q45_KTile {
             m[t] = _mm512_add_epi32(
                 m[t], _mm512_mullo_epi32(ms, _mm512_set1_epi32(a[t]->bsums[2 * s] + a[t]->bsums[2 * s + 1])));
         }
-#pragma GCC unroll 8
-        for (int t = 0; t < T; ++t)
-          sum_m[t] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(a[t]->d), dm), _mm512_cvtepi32_ps(m[t]), sum_m[t]);
+        a.AddScaled(x.dmin, m, sum_m);
       }
       __m512i isum[T];
 #pragma GCC unroll 8
@@ -198,9 +210,7 @@ struct Q45_KTile {
                                                                _mm512_mullo_epi32(hi[0][t], sh)));
         }
       }
-#pragma GCC unroll 8
-      for (int t = 0; t < T; ++t)
-        sum_i[t] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(a[t]->d), dw), _mm512_cvtepi32_ps(isum[t]), sum_i[t]);
+      a.AddScaled(x.d, isum, sum_i);
     }
 #pragma GCC unroll 8
     for (int t = 0; t < T; ++t) _mm512_storeu_ps(y + t * ldy, _mm512_sub_ps(sum_i[t], sum_m[t]));
@@ -224,9 +234,7 @@ struct Q6_KTile {
     for (int t = 0; t < T; ++t) sum[t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
       const BlockQ6_KR16& x = blk[b];
-      const quant::BlockQ8_K* a[T];
-#pragma GCC unroll 8
-      for (int t = 0; t < T; ++t) a[t] = reinterpret_cast<const quant::BlockQ8_K*>(act + size_t(t) * act_stride) + b;
+      const KActs<T> a(act, act_stride, b);
       __m512i isum[T];
 #pragma GCC unroll 8
       for (int t = 0; t < T; ++t) isum[t] = _mm512_setzero_si512();
@@ -276,10 +284,7 @@ struct Q6_KTile {
             }
           }
         }
-      const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.d)));
-#pragma GCC unroll 8
-      for (int t = 0; t < T; ++t)
-        sum[t] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(a[t]->d), dw), _mm512_cvtepi32_ps(isum[t]), sum[t]);
+      a.AddScaled(x.d, isum, sum);
     }
 #pragma GCC unroll 8
     for (int t = 0; t < T; ++t) _mm512_storeu_ps(y + t * ldy, sum[t]);
@@ -303,9 +308,7 @@ struct IQ4_XSTile {
     for (int t = 0; t < T; ++t) sum[t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
       const BlockIQ4_XSR16& x = blk[b];
-      const quant::BlockQ8_K* a[T];
-#pragma GCC unroll 8
-      for (int t = 0; t < T; ++t) a[t] = reinterpret_cast<const quant::BlockQ8_K*>(act + size_t(t) * act_stride) + b;
+      const KActs<T> a(act, act_stride, b);
       const __m512i sl = _mm512_loadu_si512(x.scales_l[0]);
       const __m512i sh = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.scales_h)));
       __m512i isum[T];
@@ -341,10 +344,7 @@ struct IQ4_XSTile {
           isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(p, scale));
         }
       }
-      const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.d)));
-#pragma GCC unroll 8
-      for (int t = 0; t < T; ++t)
-        sum[t] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(a[t]->d), dw), _mm512_cvtepi32_ps(isum[t]), sum[t]);
+      a.AddScaled(x.d, isum, sum);
     }
 #pragma GCC unroll 8
     for (int t = 0; t < T; ++t) _mm512_storeu_ps(y + t * ldy, sum[t]);
