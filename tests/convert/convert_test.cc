@@ -238,7 +238,9 @@ std::string ConvertError(const std::string& dir, bool keep_mtp = false) {
   o.progress = false;
   o.keep_mtp = keep_mtp;
   auto r = ConvertCheckpoint(o);
-  if (!r.ok()) EXPECT_FALSE(std::filesystem::exists(o.output_path)) << "a failed conversion left its output behind";
+  if (!r.ok()) {
+    EXPECT_FALSE(std::filesystem::exists(o.output_path)) << "a failed conversion left its output behind";
+  }
   return r.ok() ? "" : r.status().message();
 }
 

@@ -160,10 +160,18 @@ TEST(QuantMix, OverridesPureAndParsing) {
   ASSERT_TRUE(p.ok());
   for (const auto& d : descs) {
     auto c = p->Choose(d);
-    if (d.name.find("attn_k_b") != std::string::npos) EXPECT_EQ(c->type, DType::BF16) << d.name;
-    if (d.name == "blk.12.attn_v_b.weight") EXPECT_EQ(c->type, DType::Q3_K);
-    if (d.name == "blk.22.attn_v_b.weight") EXPECT_EQ(c->type, DType::Q4_K);
-    if (d.name == "output.weight") EXPECT_EQ(c->type, DType::Q8_0);
+    if (d.name.find("attn_k_b") != std::string::npos) {
+      EXPECT_EQ(c->type, DType::BF16) << d.name;
+    }
+    if (d.name == "blk.12.attn_v_b.weight") {
+      EXPECT_EQ(c->type, DType::Q3_K);
+    }
+    if (d.name == "blk.22.attn_v_b.weight") {
+      EXPECT_EQ(c->type, DType::Q4_K);
+    }
+    if (d.name == "output.weight") {
+      EXPECT_EQ(c->type, DType::Q8_0);
+    }
   }
   // An override whose type does not fit the rows falls back like the mixes do.
   o.overrides = {*convert::ParseTensorTypeOverride("attn_k_b=q6_k")};

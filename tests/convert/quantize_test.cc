@@ -112,7 +112,9 @@ TEST(Quantize, OverridesDryRunAndRequantizeGuard) {
       EXPECT_EQ(t.to, DType::Q6_K);
       ++seen;
     }
-    if (t.name.find("ffn_gate_inp") != std::string::npos) EXPECT_EQ(t.reason, "kept");
+    if (t.name.find("ffn_gate_inp") != std::string::npos) {
+      EXPECT_EQ(t.reason, "kept");
+    }
   }
   EXPECT_EQ(seen, 4);
 

@@ -114,9 +114,9 @@ TEST(Weights, DerivedFromQuantizedKvB) {
 // buffers that replace the mapping's pages of them (counted apart, weights.h).
 TEST(Weights, QuantizedFileIsUsedInPlace) {
   const std::string path = Model("ds3-small.Q4_K_M.gguf");
-  const size_t before = mallinfo2().uordblks;
+  [[maybe_unused]] const size_t before = mallinfo2().uordblks;  // unused under ASan (below)
   auto m = mla::Model::Load(path);
-  const size_t after = mallinfo2().uordblks;
+  [[maybe_unused]] const size_t after = mallinfo2().uordblks;
   ASSERT_TRUE(m.ok()) << m.status().message();
   const Weights& w = (*m)->weights();
   EXPECT_EQ(w.bytes_allocated, 0u);
