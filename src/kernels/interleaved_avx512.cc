@@ -1,7 +1,8 @@
-// AVX-512 VNNI kernels of the row-interleaved layout (kernels_internal.h BlockR16): each 32-bit
-// lane of a 512-bit register is one of the group's 16 rows, so a block is 8 VPDPBUSD per token
-// (one per 4 columns, the activation's 4 bytes broadcast), started from the activation's neg_sum,
-// then one conversion and one fused multiply-add for all 16 rows.
+// AVX-512 VNNI kernels of the row-interleaved layouts (kernels_internal.h BlockR16 and the K-quant
+// blocks): each 32-bit lane of a 512-bit register is one of the group's 16 rows. A 32-element block
+// is 8 VPDPBUSD per token (one per 4 columns, the activation's 4 bytes broadcast), started from the
+// activation's neg_sum, then one conversion and one fused multiply-add for all 16 rows; the K-quants
+// (below) keep exact integer sums per super-block and the row-major kernels' float steps.
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
@@ -115,10 +116,10 @@ inline void PrefetchBlock(const R16* x, int ahead) {
 // Q4_K / Q5_K (BlockQ4_KR16 / BlockQ5_KR16) against Q8_K: per super-block and token, the exact
 // integer sums of the row-major kernel in 16 lanes — M = Σ_s min_s·bsum_s, I = Σ_s scale_s·Σ q·a
 // (VPDPBUSD per sub-block, then VPMULLD by the scales) — then the same two float chains. Q5_K's
-// fifth bits are OR-ed into bit 4 of each level. The quants are read in
-// memory order (the hardware prefetcher follows one stream; chunks taken 512 bytes apart halved the
-// rate from DRAM); a sub-block's sum is split over J accumulators so that even one token has 8
-// independent VPDPBUSD chains.
+// fifth bits are OR-ed into bit 4 of each level. The quants are read in memory order (the
+// hardware prefetcher follows one stream; chunks taken 512 bytes apart halved the rate from DRAM);
+// a sub-block's sum is split over J accumulators so that even one token has 8 independent
+// VPDPBUSD chains.
 template <class R16, int T>
 struct Q45_KTile {
   static constexpr int J = T == 1 ? 4 : T == 2 ? 2 : 1;
