@@ -133,12 +133,13 @@ template <class Block>
 constexpr bool kHasMins = std::is_same_v<Block, BlockQ2_K> || std::is_same_v<Block, BlockQ4_K> ||
                           std::is_same_v<Block, BlockQ5_K>;
 
-// A row's super-blocks come from block_at(b): the row itself, or an interleaved group (Q4_K).
+// A row's super-blocks come from block_at(b): a reference into the row itself, or a block rebuilt
+// from an interleaved group (kernels_internal.h RowBlock).
 template <class Block, class BlockAt>
 float Dot(BlockAt block_at, const BlockQ8_K* a, int64_t nb) {
   float sum_i = 0.f, sum_m = 0.f;
   for (int64_t b = 0; b < nb; ++b) {
-    const Block w = block_at(b);
+    decltype(auto) w = block_at(b);
     const Sums s = SuperSums(w, a[b]);
     sum_i = std::fma(a[b].d * F16ToF32(w.d), float(s.i), sum_i);
     if constexpr (kHasMins<Block>) sum_m = std::fma(a[b].d * F16ToF32(w.dmin), float(s.m), sum_m);
@@ -155,7 +156,7 @@ void Gemm(const uint8_t* w, size_t row_bytes, const void* act, size_t act_stride
     for (int64_t t = 0; t < n_tokens; ++t) {
       const BlockQ8_K* a = reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(act) +
                                                               size_t(t) * act_stride);
-      y[t * ldy + (r - r0)] = Dot<Block>([&](int64_t b) { return row[b]; }, a, nb);
+      y[t * ldy + (r - r0)] = Dot<Block>([&](int64_t b) -> const Block& { return row[b]; }, a, nb);
     }
   }
 }
