@@ -25,13 +25,11 @@ void InterleaveGroup(const uint8_t* rows, size_t row_bytes, uint8_t* out) {
     for (int i = 0; i < 16; ++i) {
       const Block& x = reinterpret_cast<const Block*>(rows + size_t(i) * row_bytes)[b];
       dst[b].d[i] = x.d;
-      for (int c = 0; c < kChunks; ++c) {
-        uint32_t quad;
-        std::memcpy(&quad, x.qs + 4 * c, 4);
-        if (kChunks == 8) quad ^= 0x80808080u;  // Q8_0: q + 128
-        std::memcpy(&dst[b].q[c][4 * i], &quad, 4);
-      }
+      PutWords(x.qs, dst[b].q, i);
     }
+    if constexpr (kChunks == 8)  // Q8_0: q + 128
+      for (auto& chunk : dst[b].q)
+        for (uint8_t& q : chunk) q ^= 0x80;
   }
 }
 
@@ -61,12 +59,9 @@ void DequantizeRowR16(DType weight, const uint8_t* w, size_t row_bytes, int64_t 
   Block x;
   for (int64_t b = 0; b < n / 32; ++b) {
     x.d = group[b].d[i];
-    for (int c = 0; c < kChunks; ++c) {
-      uint32_t quad;
-      std::memcpy(&quad, &group[b].q[c][4 * i], 4);
-      if (kChunks == 8) quad ^= 0x80808080u;  // back from q + 128
-      std::memcpy(x.qs + 4 * c, &quad, 4);
-    }
+    GetWords(group[b].q, i, x.qs);
+    if constexpr (kChunks == 8)  // back from q + 128
+      for (auto& q : x.qs) q = int8_t(uint8_t(q) ^ 0x80);
     quant::DequantizeRow(weight, &x, out + 32 * b, 32);
   }
 }

@@ -84,6 +84,9 @@ struct TileOf {
 };
 
 constexpr int kTokens = 8;
+// The K-quant tiles keep 2-4 integer accumulators per token besides the float sums: 4 tokens fill
+// the 32 registers.
+constexpr int kKTokens = 4;
 
 // The super-block b of T tokens' Q8_K activations, and the float step of the row-major K-quant
 // kernels for 16 rows: sum[t] = fma(d_a · f32(d[row]), float(sums[t]), sum[t]).
@@ -369,19 +372,19 @@ void GemmQ8_0R16(const uint8_t* w, size_t row_bytes, const void* act, size_t act
 }
 void GemmQ4_KR16(const uint8_t* w, size_t row_bytes, const void* act, size_t act_stride,
                  int64_t n_tokens, int64_t n, int64_t r0, int64_t r1, float* y, int64_t ldy) {
-  GemmR16<Q4_KTile, 4, quant::kQK_K>(w, row_bytes, act, act_stride, n_tokens, n, r0, r1, y, ldy);
+  GemmR16<Q4_KTile, kKTokens, quant::kQK_K>(w, row_bytes, act, act_stride, n_tokens, n, r0, r1, y, ldy);
 }
 void GemmQ5_KR16(const uint8_t* w, size_t row_bytes, const void* act, size_t act_stride,
                  int64_t n_tokens, int64_t n, int64_t r0, int64_t r1, float* y, int64_t ldy) {
-  GemmR16<Q5_KTile, 4, quant::kQK_K>(w, row_bytes, act, act_stride, n_tokens, n, r0, r1, y, ldy);
+  GemmR16<Q5_KTile, kKTokens, quant::kQK_K>(w, row_bytes, act, act_stride, n_tokens, n, r0, r1, y, ldy);
 }
 void GemmQ6_KR16(const uint8_t* w, size_t row_bytes, const void* act, size_t act_stride,
                  int64_t n_tokens, int64_t n, int64_t r0, int64_t r1, float* y, int64_t ldy) {
-  GemmR16<Q6_KTile, 4, quant::kQK_K>(w, row_bytes, act, act_stride, n_tokens, n, r0, r1, y, ldy);
+  GemmR16<Q6_KTile, kKTokens, quant::kQK_K>(w, row_bytes, act, act_stride, n_tokens, n, r0, r1, y, ldy);
 }
 void GemmIQ4_XSR16(const uint8_t* w, size_t row_bytes, const void* act, size_t act_stride,
                    int64_t n_tokens, int64_t n, int64_t r0, int64_t r1, float* y, int64_t ldy) {
-  GemmR16<IQ4_XSTile, 4, quant::kQK_K>(w, row_bytes, act, act_stride, n_tokens, n, r0, r1, y, ldy);
+  GemmR16<IQ4_XSTile, kKTokens, quant::kQK_K>(w, row_bytes, act, act_stride, n_tokens, n, r0, r1, y, ldy);
 }
 void GemmIQ4_NLR16(const uint8_t* w, size_t row_bytes, const void* act, size_t act_stride,
                    int64_t n_tokens, int64_t n, int64_t r0, int64_t r1, float* y, int64_t ldy) {
