@@ -42,7 +42,9 @@ TEST(BenchCostTest, V2LiteMatchesSpec) {
     EXPECT_EQ(c.weight_bytes, 1391082624.0);        // spec §10.3
     EXPECT_EQ(c.matmul_macs, 2447900672.0);         // spec §10.2 active matmul weights
     EXPECT_EQ(c.attn_macs_per_pos, 470016.0);       // spec §10.4
-    if (layout != convert::Layout::kSplit2D) EXPECT_EQ(c.n_params, 15706484224ull);  // §10.2
+    if (layout != convert::Layout::kSplit2D) {
+      EXPECT_EQ(c.n_params, 15706484224ull);  // §10.2
+    }
     // V2-Lite absorbed at T = 1024: 537,919,488 MACs besides the projections (spec §10.4 table,
     // whose constant term is the k_b/v_b weights): check the T term.
     EXPECT_EQ(c.DecodeMacs(1024) - c.DecodeMacs(0), 537919488.0 - 56623104.0);

@@ -124,8 +124,12 @@ TEST(Session, RepackedKQuantsGiveTheSameLogits) {
       o.repack = repack;
       auto m = Model::Load(test::Fixture(std::string("models/") + file), o);
       ASSERT_TRUE(m.ok()) << m.status().message();
-      if (repack && kernels::CanInterleave(DType::Q4_K)) EXPECT_GT((*m)->weights().tensors_repacked, 0);
-      if (!repack) EXPECT_EQ((*m)->weights().tensors_repacked, 0);
+      if (repack && kernels::CanInterleave(DType::Q4_K)) {
+        EXPECT_GT((*m)->weights().tensors_repacked, 0);
+      }
+      if (!repack) {
+        EXPECT_EQ((*m)->weights().tensors_repacked, 0);
+      }
       ThreadPool pool(2);
       auto s = MakeSession(**m, pool, 64, 16, true, DType::F16);
       const int64_t V = (*m)->config().n_vocab;
